@@ -1,0 +1,118 @@
+/* Where a dlsym lookup goes: libc's dlsym, or the getter wrapper. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+#include "p11logout.h"
+
+static p11l_dlsym_fn real_dlsym;
+
+/* libc's dlsym, found once through dlvsym so that our own exported dlsym
+ * is skipped.  The default version changed in glibc 2.34; older ones and
+ * other architectures use their baseline version. */
+static p11l_dlsym_fn real_dlsym_get(void)
+{
+	static const char *const versions[] = {
+		"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",
+	};
+	p11l_dlsym_fn f = __atomic_load_n(&real_dlsym, __ATOMIC_ACQUIRE);
+
+	if (f)
+		return f;
+	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+		void *p = dlvsym(RTLD_NEXT, "dlsym", versions[i]);
+
+		if (p) {
+			memcpy(&f, &p, sizeof f);
+			__atomic_store_n(&real_dlsym, f, __ATOMIC_RELEASE);
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* Used when libc's dlsym cannot be found: fail like a missing symbol
+ * rather than take the process down. */
+static void *dlsym_unavailable(void *handle, const char *name)
+{
+	(void)handle;
+	p11l_warn("cannot find libc's dlsym; lookup of %s fails",
+		  name ? name : "(null)");
+	return NULL;
+}
+
+static int is_getter_name(const char *name)
+{
+	return strcmp(name, "C_GetFunctionList") == 0 ||
+	       strcmp(name, "C_GetInterface") == 0 ||
+	       strcmp(name, "C_GetInterfaceList") == 0;
+}
+
+/* Called for every dlsym in the process, so the common case is a few
+ * compares.  Pseudo-handles are left alone: their meaning depends on the
+ * caller, and a getter found that way belongs to another interposer. */
+p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name)
+{
+	if (name && name[0] == 'C' && name[1] == '_' && name[2] == 'G' &&
+	    handle != RTLD_DEFAULT && handle != RTLD_NEXT &&
+	    is_getter_name(name))
+		return p11l_dlsym_wrap;
+
+	p11l_dlsym_fn f = real_dlsym_get();
+	return f ? f : dlsym_unavailable;
+}
+
+/* A getter looked up in a module handle.  The handle, not the caller,
+ * decides the result, so calling libc's dlsym from here is exact. */
+void *p11l_dlsym_wrap(void *handle, const char *name)
+{
+	p11l_dlsym_fn f = real_dlsym_get();
+	void *sym = f ? f(handle, name) : NULL;
+	struct p11l_module *m;
+	const struct p11l_entries *e;
+	void *wrapper;
+
+	if (!sym)
+		return NULL;
+	m = p11l_module_for_getter(sym);
+	if (!m)
+		return sym;
+	e = &p11l_entry_table[m->index];
+
+	/* Each getter is kept once; a second lookup of the same module finds
+	 * the same entry points and so the same wrapped lists and record. */
+	if (strcmp(name, "C_GetFunctionList") == 0) {
+		CK_C_GetFunctionList g;
+		memcpy(&g, &sym, sizeof g);
+		__atomic_store_n(&m->real_get_function_list, g, __ATOMIC_RELEASE);
+		memcpy(&wrapper, &e->get_function_list, sizeof wrapper);
+	} else if (strcmp(name, "C_GetInterface") == 0) {
+		CK_C_GetInterface g;
+		memcpy(&g, &sym, sizeof g);
+		__atomic_store_n(&m->real_get_interface, g, __ATOMIC_RELEASE);
+		memcpy(&wrapper, &e->get_interface, sizeof wrapper);
+	} else {
+		CK_C_GetInterfaceList g;
+		memcpy(&g, &sym, sizeof g);
+		__atomic_store_n(&m->real_get_interface_list, g, __ATOMIC_RELEASE);
+		memcpy(&wrapper, &e->get_interface_list, sizeof wrapper);
+	}
+	p11l_log("%s: %s wrapped", m->path, name);
+	return wrapper;
+}
+
+#if !(defined(__x86_64__) && !defined(__ILP32__)) && !defined(__i386__) && \
+	!defined(__aarch64__)
+/* No assembly entry for this architecture: forward from C and rely on the
+ * compiler for the tail call (configure warns about it). */
+__attribute__((visibility("default"))) void *dlsym(void *handle, const char *name)
+{
+#if defined(__has_attribute)
+#if __has_attribute(musttail)
+	__attribute__((musttail))
+#endif
+#endif
+	return p11l_dlsym_route(handle, name)(handle, name);
+}
+#endif

@@ -1,0 +1,150 @@
+/* The wrapped copy of a module's function list.
+ *
+ * The copy has exactly as many entries as the module's version says its
+ * list has, so nothing past the end of the module's list is ever read; a
+ * version we do not know is passed through unwrapped.  Only the session
+ * lifecycle entries and the getters are replaced: every other call goes
+ * straight to the module, at no cost. */
+#include "config.h"
+
+#include <string.h>
+
+#include "p11logout.h"
+
+unsigned p11l_list_size(CK_VERSION v)
+{
+	if (v.major == 2)
+		return P11L_FN_COUNT_2;
+	/* 3.1 added no functions, so it shares the 3.0 layout. */
+	if (v.major == 3 && (v.minor == 0 || v.minor == 1))
+		return P11L_FN_COUNT_3_0;
+	if (v.major == 3 && v.minor == 2)
+		return P11L_FN_COUNT_3_2;
+	return 0;
+}
+
+static void take_real_entries(struct p11l_module *m,
+			      const p11l_function_list *real, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (real->fn[i] && !m->real[i])
+			__atomic_store_n(&m->real[i], real->fn[i], __ATOMIC_RELEASE);
+	}
+}
+
+#define REPLACE(copy, idx, member) do { \
+	if ((copy)->fn[idx]) \
+		memcpy(&(copy)->fn[idx], &e->member, sizeof(p11l_fn)); \
+} while (0)
+
+static void replace_entries(p11l_function_list *copy, unsigned n,
+			    const struct p11l_entries *e)
+{
+	/* An entry the module left NULL stays NULL: the caller sees the same
+	 * gaps it would see without us. */
+	REPLACE(copy, P11L_C_Initialize, initialize);
+	REPLACE(copy, P11L_C_Finalize, finalize);
+	REPLACE(copy, P11L_C_GetFunctionList, get_function_list);
+	REPLACE(copy, P11L_C_OpenSession, open_session);
+	REPLACE(copy, P11L_C_CloseSession, close_session);
+	REPLACE(copy, P11L_C_CloseAllSessions, close_all_sessions);
+	REPLACE(copy, P11L_C_Login, login);
+	REPLACE(copy, P11L_C_Logout, logout);
+	if (n >= P11L_FN_COUNT_3_0) {
+		REPLACE(copy, P11L_C_GetInterfaceList, get_interface_list);
+		REPLACE(copy, P11L_C_GetInterface, get_interface);
+		REPLACE(copy, P11L_C_LoginUser, login_user);
+	}
+}
+
+const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
+					 const p11l_function_list *real)
+{
+	const p11l_function_list *out = NULL;
+	unsigned n;
+	int unknown = 0, full = 0;
+
+	if (!real)
+		return NULL;
+	/* Our own copy handed back by the module (a proxy returning what it
+	 * was given) is already wrapped. */
+	for (unsigned i = 0; i < P11L_MAX_MODULES; i++) {
+		struct p11l_module *o = p11l_module_at(i);
+		if (!o)
+			break;
+		for (unsigned j = 0; j < P11L_LISTS_PER_MODULE; j++)
+			if (real == &o->lists[j].copy)
+				return real;
+	}
+	n = p11l_list_size(real->version);
+	if (n == 0) {
+		unknown = 1;
+		goto out;
+	}
+
+	p11l_lock();
+	for (unsigned i = 0; i < m->nlists; i++) {
+		if (m->lists[i].real == real) {
+			out = &m->lists[i].copy;
+			break;
+		}
+	}
+	if (!out && m->nlists < P11L_LISTS_PER_MODULE) {
+		struct p11l_wrapped_list *w = &m->lists[m->nlists];
+
+		w->real = real;
+		w->copy.version = real->version;
+		memcpy(w->copy.fn, real->fn, n * sizeof(p11l_fn));
+		take_real_entries(m, real, n);
+		replace_entries(&w->copy, n, &p11l_entry_table[m->index]);
+		m->nlists++;
+		out = &w->copy;
+	} else if (!out) {
+		full = 1;
+	}
+	p11l_unlock();
+out:
+	if (unknown)
+		p11l_log("%s: function list version %u.%u is unknown; passed through unwrapped",
+			 m->path, real->version.major, real->version.minor);
+	else if (full)
+		p11l_log("%s: more than %d function lists; this one passes through unwrapped",
+			 m->path, P11L_LISTS_PER_MODULE);
+	return out;
+}
+
+int p11l_is_pkcs11_interface(const CK_INTERFACE *iface)
+{
+	return iface && iface->pInterfaceName &&
+	       strcmp((const char *)iface->pInterfaceName, P11L_INTERFACE_NAME) == 0;
+}
+
+CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m, CK_INTERFACE *real)
+{
+	const p11l_function_list *list;
+	CK_INTERFACE *out = real;
+
+	if (!p11l_is_pkcs11_interface(real))
+		return real;
+	list = p11l_wrap_list(m, real->pFunctionList);
+	if (!list || list == real->pFunctionList)
+		return real;
+
+	p11l_lock();
+	for (unsigned i = 0; i < m->nlists; i++) {
+		struct p11l_wrapped_list *w = &m->lists[i];
+
+		if (&w->copy != list)
+			continue;
+		if (!w->iface_set) {
+			w->iface.pInterfaceName = real->pInterfaceName;
+			w->iface.pFunctionList = &w->copy;
+			w->iface.flags = real->flags;
+			w->iface_set = 1;
+		}
+		out = &w->iface;
+		break;
+	}
+	p11l_unlock();
+	return out;
+}

@@ -1,0 +1,183 @@
+/* The record of one module: the sessions the program has open and the
+ * slots it is logged in to, each tagged with the process that made it so
+ * that a forked child never acts on its parent's logins.  Every function
+ * here runs under p11l_lock and never calls into a module. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "p11logout.h"
+
+static int grow(void **items, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 1;
+	ncap = *cap ? *cap * 2 : 8;
+	p = realloc(*items, ncap * size);
+	if (!p)
+		return 0;
+	*items = p;
+	*cap = ncap;
+	return 1;
+}
+
+int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
+			    CK_SLOT_ID slot)
+{
+	pid_t pid = getpid();
+
+	/* A handle the module reuses replaces whatever was recorded for it. */
+	for (size_t i = 0; i < m->nsessions; i++) {
+		if (m->sessions[i].handle == h) {
+			m->sessions[i].slot = slot;
+			m->sessions[i].pid = pid;
+			return 1;
+		}
+	}
+	if (!grow((void **)&m->sessions, &m->capsessions, m->nsessions,
+		  sizeof *m->sessions))
+		return 0;
+	m->sessions[m->nsessions].handle = h;
+	m->sessions[m->nsessions].slot = slot;
+	m->sessions[m->nsessions].pid = pid;
+	m->nsessions++;
+	return 1;
+}
+
+void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h)
+{
+	for (size_t i = 0; i < m->nsessions; i++) {
+		if (m->sessions[i].handle == h) {
+			m->sessions[i] = m->sessions[--m->nsessions];
+			return;
+		}
+	}
+}
+
+void p11l_record_sessions_remove_slot(struct p11l_module *m, CK_SLOT_ID slot)
+{
+	for (size_t i = 0; i < m->nsessions;) {
+		if (m->sessions[i].slot == slot)
+			m->sessions[i] = m->sessions[--m->nsessions];
+		else
+			i++;
+	}
+}
+
+int p11l_record_session_slot(struct p11l_module *m, CK_SESSION_HANDLE h,
+			     CK_SLOT_ID *slot)
+{
+	for (size_t i = 0; i < m->nsessions; i++) {
+		if (m->sessions[i].handle == h) {
+			*slot = m->sessions[i].slot;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int p11l_record_session_on_slot(struct p11l_module *m, CK_SLOT_ID slot,
+				CK_SESSION_HANDLE *h)
+{
+	pid_t pid = getpid();
+
+	for (size_t i = 0; i < m->nsessions; i++) {
+		if (m->sessions[i].slot == slot && m->sessions[i].pid == pid) {
+			*h = m->sessions[i].handle;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
+			  CK_USER_TYPE user, unsigned long order)
+{
+	pid_t pid = getpid();
+
+	for (size_t i = 0; i < m->nlogins; i++) {
+		if (m->logins[i].slot == slot) {
+			/* Logged in again in this process: it is ours now. */
+			if (m->logins[i].pid != pid) {
+				m->logins[i].pid = pid;
+				m->logins[i].order = order;
+			}
+			m->logins[i].user = user;
+			return 1;
+		}
+	}
+	if (!grow((void **)&m->logins, &m->caplogins, m->nlogins,
+		  sizeof *m->logins))
+		return 0;
+	m->logins[m->nlogins].slot = slot;
+	m->logins[m->nlogins].user = user;
+	m->logins[m->nlogins].order = order;
+	m->logins[m->nlogins].pid = pid;
+	m->nlogins++;
+	return 1;
+}
+
+void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot)
+{
+	for (size_t i = 0; i < m->nlogins; i++) {
+		if (m->logins[i].slot == slot) {
+			m->logins[i] = m->logins[--m->nlogins];
+			return;
+		}
+	}
+}
+
+void p11l_record_clear(struct p11l_module *m)
+{
+	m->nsessions = 0;
+	m->nlogins = 0;
+}
+
+void p11l_record_forget_other_processes(struct p11l_module *m)
+{
+	pid_t pid = getpid();
+
+	for (size_t i = 0; i < m->nsessions;) {
+		if (m->sessions[i].pid != pid)
+			m->sessions[i] = m->sessions[--m->nsessions];
+		else
+			i++;
+	}
+	for (size_t i = 0; i < m->nlogins;) {
+		if (m->logins[i].pid != pid)
+			m->logins[i] = m->logins[--m->nlogins];
+		else
+			i++;
+	}
+}
+
+/* The login of this process that started first, over all modules. */
+int p11l_record_first_login(struct p11l_module **out, CK_SLOT_ID *slot)
+{
+	pid_t pid = getpid();
+	unsigned n = p11l_module_count();
+	int found = 0;
+	unsigned long best = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct p11l_module *m = p11l_module_at(i);
+
+		for (size_t j = 0; j < m->nlogins; j++) {
+			struct p11l_login *l = &m->logins[j];
+
+			if (l->pid != pid)
+				continue;
+			if (!found || l->order < best) {
+				found = 1;
+				best = l->order;
+				*out = m;
+				*slot = l->slot;
+			}
+		}
+	}
+	return found;
+}

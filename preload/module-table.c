@@ -1,0 +1,93 @@
+/* One record per module, found by the load address of its getter's
+ * object, so that an engine and a provider loading the same module share
+ * one set of wrapped lists and one login record. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p11logout.h"
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct p11l_module *modules[P11L_MAX_MODULES];
+static unsigned nmodules;
+static int table_full_reported;
+
+void p11l_lock(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+void p11l_unlock(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+struct p11l_module *p11l_module_at(unsigned index)
+{
+	return index < P11L_MAX_MODULES ?
+		__atomic_load_n(&modules[index], __ATOMIC_ACQUIRE) : NULL;
+}
+
+unsigned p11l_module_count(void)
+{
+	return __atomic_load_n(&nmodules, __ATOMIC_ACQUIRE);
+}
+
+p11l_fn p11l_real_fn(struct p11l_module *m, unsigned index)
+{
+	return __atomic_load_n(&m->real[index], __ATOMIC_ACQUIRE);
+}
+
+struct p11l_module *p11l_module_for_getter(void *getter)
+{
+	Dl_info info;
+	const void *base = getter;
+	const char *path = NULL;
+	struct p11l_module *m = NULL, *fresh = NULL;
+
+	/* Reading the configuration here, at the first module, keeps the
+	 * library from doing any work in processes that never use PKCS#11. */
+	p11l_config();
+
+	if (dladdr(getter, &info) && info.dli_fbase) {
+		base = info.dli_fbase;
+		path = info.dli_fname;
+	}
+
+	p11l_lock();
+	for (unsigned i = 0; i < nmodules; i++) {
+		if (modules[i]->base == base) {
+			m = modules[i];
+			break;
+		}
+	}
+	if (!m && nmodules < P11L_MAX_MODULES) {
+		fresh = calloc(1, sizeof *fresh);
+		if (fresh)
+			fresh->path = strdup(path && *path ? path : "(unknown module)");
+		if (fresh && fresh->path) {
+			fresh->index = nmodules;
+			fresh->base = base;
+			__atomic_store_n(&modules[nmodules], fresh, __ATOMIC_RELEASE);
+			__atomic_store_n(&nmodules, nmodules + 1, __ATOMIC_RELEASE);
+			m = fresh;
+		} else if (fresh) {
+			free(fresh);
+			fresh = NULL;
+		}
+	}
+	int report_full = !m && !table_full_reported;
+	if (report_full)
+		table_full_reported = 1;
+	p11l_unlock();
+
+	if (fresh)
+		p11l_log("%s: module %u recorded", fresh->path, fresh->index);
+	else if (report_full)
+		p11l_log("%s: more than %d modules; this one and later ones pass through unwrapped",
+			 path ? path : "(unknown module)", P11L_MAX_MODULES);
+	return m;
+}
