@@ -44,9 +44,31 @@ static int parse_bool(const char *name, const char *v, int fallback, int *warn)
 	return fallback;
 }
 
+/* A whole decimal number from lo to hi, nothing else. */
+static int parse_uint(const char *v, unsigned long lo, unsigned long hi,
+		      unsigned long *out)
+{
+	unsigned long n = 0;
+
+	if (!v || !*v)
+		return 0;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		n = n * 10 + (unsigned long)(*p - '0');
+		if (n > hi)
+			return 0;
+	}
+	if (n < lo)
+		return 0;
+	*out = n;
+	return 1;
+}
+
 static void load(void)
 {
 	const char *v = env("P11LOGOUT_DEBUG");
+	unsigned long n;
 	int bad;
 
 	config.debug = parse_bool("P11LOGOUT_DEBUG", v, 0, &bad);
@@ -54,6 +76,16 @@ static void load(void)
 	 * output is off. */
 	if (bad)
 		p11l_warn("P11LOGOUT_DEBUG='%.40s' is not 0 or 1; debug output stays off", v);
+
+	config.timeout = P11L_DEFAULT_TIMEOUT;
+	v = env("P11LOGOUT_TIMEOUT");
+	if (v) {
+		if (parse_uint(v, 0, P11L_MAX_TIMEOUT, &n))
+			config.timeout = (unsigned)n;
+		else
+			p11l_warn("P11LOGOUT_TIMEOUT='%.40s' is not a number of seconds from 0 to %d; using %d",
+				  v, P11L_MAX_TIMEOUT, P11L_DEFAULT_TIMEOUT);
+	}
 }
 
 const struct p11l_config *p11l_config(void)

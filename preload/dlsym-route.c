@@ -42,6 +42,15 @@ static void *dlsym_unavailable(void *handle, const char *name)
 	return NULL;
 }
 
+/* The next definition of a symbol after this library, as libc's dlsym
+ * sees it when called from here. */
+void *p11l_next_symbol(const char *name)
+{
+	p11l_dlsym_fn f = real_dlsym_get();
+
+	return f ? f(RTLD_NEXT, name) : NULL;
+}
+
 static int is_getter_name(const char *name)
 {
 	return strcmp(name, "C_GetFunctionList") == 0 ||

@@ -5,10 +5,20 @@
  * handlers run last-registered-first, and OpenSSL's cleanup and libp11's
  * g_shutdown_mode handler were registered when they were initialised,
  * before any login, so this one runs before both, while the module can
- * still use libcrypto.  An ELF destructor would run after them. */
+ * still use libcrypto.  An ELF destructor would run after them.
+ *
+ * A token that stops answering must not hold the process at exit: the
+ * release runs in a thread of its own, and the handler waits for it at
+ * most P11LOGOUT_TIMEOUT seconds. */
 #include "config.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "p11logout.h"
 
@@ -23,6 +33,22 @@ static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
 		 what, h, p11l_ckr_name(rv, b));
 }
 
+/* A module the program dlclose()d without C_Finalize may be unmapped:
+ * calling it would jump into nothing.  Ask the loader whether the module's
+ * own C_Logout still lies in the same object at the same address. */
+static int module_still_loaded(struct p11l_module *m)
+{
+	p11l_fn probe = p11l_real_fn(m, P11L_C_Logout);
+	Dl_info info;
+	void *addr;
+
+	if (!probe)
+		return 0;
+	memcpy(&addr, &probe, sizeof addr);
+	return dladdr(addr, &info) && info.dli_fbase == m->base &&
+	       info.dli_fname && strcmp(info.dli_fname, m->path) == 0;
+}
+
 /* Calls go through our own wrapped entries, so the record follows them;
  * for the outer module of a proxy chain the module forwards to the inner
  * module's wrapped entries, which clears the inner record too and keeps a
@@ -33,6 +59,15 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	CK_SESSION_HANDLE h;
 	CK_RV rv;
 	int have;
+
+	if (!module_still_loaded(m)) {
+		p11l_log("exit: %s: slot %lu: module is no longer loaded; nothing to call",
+			 m->path, slot);
+		p11l_lock();
+		p11l_record_clear(m);
+		p11l_unlock();
+		return;
+	}
 
 	p11l_lock();
 	have = p11l_record_session_on_slot(m, slot, &h);
@@ -51,6 +86,8 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 
 	rv = e->logout(h);
 	log_call(m, slot, "C_Logout", h, rv);
+	/* Whatever the module answered, this slot is done: a logout that
+	 * fails now would fail again. */
 	p11l_lock();
 	p11l_record_login_remove(m, slot);
 	p11l_unlock();
@@ -69,7 +106,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	}
 }
 
-static void exit_handler(void)
+static void release_all(void)
 {
 	struct p11l_module *m;
 	CK_SLOT_ID slot;
@@ -82,6 +119,91 @@ static void exit_handler(void)
 			break;
 		release_slot(m, slot);
 	}
+}
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	int done;
+} job = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+static void *release_thread(void *arg)
+{
+	(void)arg;
+	release_all();
+	pthread_mutex_lock(&job.lock);
+	job.done = 1;
+	pthread_cond_broadcast(&job.done_cond);
+	pthread_mutex_unlock(&job.lock);
+	return NULL;
+}
+
+static int has_logins(void)
+{
+	struct p11l_module *m;
+	CK_SLOT_ID slot;
+
+	p11l_lock();
+	int found = p11l_record_first_login(&m, &slot);
+	p11l_unlock();
+	return found;
+}
+
+/* Releases every login of this process, waiting at most the configured
+ * bound.  Used by the exit handler and before an explicit OPENSSL_cleanup. */
+void p11l_release_all_bounded(const char *why)
+{
+	unsigned timeout = p11l_config()->timeout;
+	struct timespec deadline;
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = 0;
+
+	/* No login, no call, and no thread. */
+	if (!has_logins())
+		return;
+	p11l_log("%s: releasing logins (bound %u s)", why, timeout);
+	if (timeout == 0) {
+		release_all();
+		return;
+	}
+
+	pthread_mutex_lock(&job.lock);
+	job.done = 0;
+	pthread_mutex_unlock(&job.lock);
+
+	/* Signals stay with the program's threads, not ours. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, release_thread, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		p11l_log("%s: no thread for the release (%s); releasing without a bound",
+			 why, strerror(rc));
+		release_all();
+		return;
+	}
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)timeout;
+	pthread_mutex_lock(&job.lock);
+	rc = 0;
+	while (!job.done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&job.done_cond, &job.lock, &deadline);
+	int done = job.done;
+	pthread_mutex_unlock(&job.lock);
+	if (!done)
+		p11l_log("%s: the token did not answer within %u s; exiting without the logout",
+			  why, timeout);
+}
+
+static void exit_handler(void)
+{
+	p11l_release_all_bounded("exit");
 }
 
 void p11l_exit_handler_arm(void)

@@ -59,7 +59,10 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 
 	p11l_lock();
 	for (unsigned i = 0; i < nmodules; i++) {
-		if (modules[i]->base == base) {
+		/* A module dlclose()d and another object mapped at its address
+		 * later is not the same module. */
+		if (modules[i]->base == base &&
+		    strcmp(modules[i]->path, path && *path ? path : "(unknown module)") == 0) {
 			m = modules[i];
 			break;
 		}

@@ -92,6 +92,7 @@ P11L_HIDDEN extern const struct p11l_entries p11l_entry_table[P11L_MAX_MODULES];
 typedef void *(*p11l_dlsym_fn)(void *, const char *);
 P11L_HIDDEN p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
 P11L_HIDDEN void *p11l_dlsym_wrap(void *handle, const char *name);
+P11L_HIDDEN void *p11l_next_symbol(const char *name);
 
 /* module-table.c */
 P11L_HIDDEN struct p11l_module *p11l_module_for_getter(void *getter);
@@ -148,11 +149,16 @@ P11L_HIDDEN int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot
 
 /* exit-handler.c */
 P11L_HIDDEN void p11l_exit_handler_arm(void);
+P11L_HIDDEN void p11l_release_all_bounded(const char *why);
 
 /* config.c */
 struct p11l_config {
 	int debug;
+	/* Seconds the exit handler waits for the token; 0: no bound. */
+	unsigned timeout;
 };
+#define P11L_DEFAULT_TIMEOUT 5
+#define P11L_MAX_TIMEOUT 3600
 P11L_HIDDEN const struct p11l_config *p11l_config(void);
 
 /* log.c */
