@@ -5,9 +5,11 @@
 
 #include "p11logout.h"
 
+/* Names kept in place, not as pointers, so the table needs no relocation
+ * when the library is loaded. */
 static const struct {
 	CK_RV rv;
-	const char *name;
+	char name[40];
 } names[] = {
 	{ 0x000, "CKR_OK" },
 	{ 0x001, "CKR_CANCEL" },

@@ -27,8 +27,8 @@ static const char *env(const char *name)
 
 static int parse_bool(const char *name, const char *v, int fallback, int *warn)
 {
-	static const char *const yes[] = { "1", "yes", "true", "on" };
-	static const char *const no[] = { "0", "no", "false", "off", "" };
+	static const char yes[][6] = { "1", "yes", "true", "on" };
+	static const char no[][6] = { "0", "no", "false", "off", "" };
 
 	*warn = 0;
 	if (!v)

@@ -13,7 +13,7 @@ static p11l_dlsym_fn real_dlsym;
  * other architectures use their baseline version. */
 static p11l_dlsym_fn real_dlsym_get(void)
 {
-	static const char *const versions[] = {
+	static const char versions[][12] = {
 		"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",
 	};
 	p11l_dlsym_fn f = __atomic_load_n(&real_dlsym, __ATOMIC_ACQUIRE);

@@ -7,6 +7,8 @@
  * Past P11L_MAX_MODULES a module is left unwrapped (module-table.c). */
 #include "config.h"
 
+#include <pthread.h>
+
 #include "p11logout.h"
 
 #define P11L_ENTRY_FUNCTIONS(i) \
@@ -34,9 +36,12 @@ static CK_RV liu_##i(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR *p, CK_ULO
 static CK_RV lo_##i(CK_SESSION_HANDLE h) \
 { return p11l_logout(i, h); }
 
+/* Filled by code at the first module, not by an initialiser: a table of
+ * 352 function pointers in data would cost every process on the host that
+ * many relocations at load time, PKCS#11 or not. */
 #define P11L_ENTRY_ROW(i) \
-	{ gfl_##i, gil_##i, gi_##i, ini_##i, fin_##i, os_##i, cs_##i, cas_##i, \
-	  li_##i, liu_##i, lo_##i },
+	p11l_entry_table[i] = (struct p11l_entries){ gfl_##i, gil_##i, gi_##i, \
+		ini_##i, fin_##i, os_##i, cs_##i, cas_##i, li_##i, liu_##i, lo_##i };
 
 #define P11L_FOR_EACH_SLOT(X) \
 	X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) \
@@ -46,9 +51,19 @@ static CK_RV lo_##i(CK_SESSION_HANDLE h) \
 
 P11L_FOR_EACH_SLOT(P11L_ENTRY_FUNCTIONS)
 
-const struct p11l_entries p11l_entry_table[P11L_MAX_MODULES] = {
+struct p11l_entries p11l_entry_table[P11L_MAX_MODULES];
+
+static void fill(void)
+{
 	P11L_FOR_EACH_SLOT(P11L_ENTRY_ROW)
-};
+}
+
+void p11l_entry_table_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fill);
+}
 
 #define P11L_COUNT_SLOT(i) 1,
 static const unsigned char slots_generated[] = { P11L_FOR_EACH_SLOT(P11L_COUNT_SLOT) };

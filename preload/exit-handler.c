@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,20 +122,16 @@ static void release_all(void)
 	}
 }
 
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t done_cond;
-	int done;
-} job = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+/* A semaphore rather than a condition variable: it is set up only when
+ * needed, and it spares every process that loads the library one more
+ * symbol version to check at start-up. */
+static sem_t release_done;
 
 static void *release_thread(void *arg)
 {
 	(void)arg;
 	release_all();
-	pthread_mutex_lock(&job.lock);
-	job.done = 1;
-	pthread_cond_broadcast(&job.done_cond);
-	pthread_mutex_unlock(&job.lock);
+	sem_post(&release_done);
 	return NULL;
 }
 
@@ -169,18 +166,20 @@ void p11l_release_all_bounded(const char *why)
 		return;
 	}
 
-	pthread_mutex_lock(&job.lock);
-	job.done = 0;
-	pthread_mutex_unlock(&job.lock);
+	if (sem_init(&release_done, 0, 0) != 0) {
+		release_all();
+		return;
+	}
 
-	/* Signals stay with the program's threads, not ours. */
+	/* Signals stay with the program's threads, not ours.  (sigprocmask
+	 * sets the calling thread's mask in glibc, as pthread_sigmask does.) */
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_create(&t, &attr, release_thread, NULL);
 	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		p11l_log("%s: no thread for the release (%s); releasing without a bound",
 			 why, strerror(rc));
@@ -190,13 +189,9 @@ void p11l_release_all_bounded(const char *why)
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += (time_t)timeout;
-	pthread_mutex_lock(&job.lock);
-	rc = 0;
-	while (!job.done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&job.done_cond, &job.lock, &deadline);
-	int done = job.done;
-	pthread_mutex_unlock(&job.lock);
-	if (!done)
+	while ((rc = sem_timedwait(&release_done, &deadline)) != 0 && errno == EINTR)
+		;
+	if (rc != 0)
 		p11l_log("%s: the token did not answer within %u s; exiting without the logout",
 			  why, timeout);
 }

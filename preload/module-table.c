@@ -51,6 +51,7 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 	/* Reading the configuration here, at the first module, keeps the
 	 * library from doing any work in processes that never use PKCS#11. */
 	p11l_config();
+	p11l_entry_table_init();
 
 	if (dladdr(getter, &info) && info.dli_fbase) {
 		base = info.dli_fbase;

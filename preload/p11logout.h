@@ -86,7 +86,8 @@ struct p11l_entries {
 	CK_C_LoginUser login_user;
 	CK_C_Logout logout;
 };
-P11L_HIDDEN extern const struct p11l_entries p11l_entry_table[P11L_MAX_MODULES];
+P11L_HIDDEN extern struct p11l_entries p11l_entry_table[P11L_MAX_MODULES];
+P11L_HIDDEN void p11l_entry_table_init(void);
 
 /* dlsym-route.c */
 typedef void *(*p11l_dlsym_fn)(void *, const char *);

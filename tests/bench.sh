@@ -1,0 +1,117 @@
+#!/bin/sh
+# The benchmark: every figure is measured side by side in this run, with the
+# library against without it (or against the anchor named).  Prints one
+# Markdown table.  Run with `make bench`; not part of `make check`.
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
+. "$P11L_TEST_SRCDIR/spy-trace.sh"
+. "$P11L_TEST_SRCDIR/engine-lib.sh"
+. "$P11L_TEST_SRCDIR/capped-lib.sh"
+p11l_tmpdir
+
+N_SIGN=${BENCH_SIGN:-200}
+N_CAPPED=${BENCH_CAPPED:-1000}
+N_DLSYM=${BENCH_DLSYM:-1000000}
+MINIMAL=$P11L_TEST_BUILDDIR/.libs/bench-minimal-preload.so
+lib=$P11L_LIB
+
+say() { printf '%s\n' "$*" >&2; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+now_ns() { date +%s%N; }
+
+rows=""
+row() { rows="$rows| $1 | $2 | $3 | $4 | $5 |
+"; }
+
+# 1. A process that never touches PKCS#11.
+say "bench: /bin/true under callgrind and strace"
+instr() {
+	env ${1:+LD_PRELOAD=$1} valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		/bin/true 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+syscalls() {
+	strace -f -qq -o "$P11L_TMP/strace" env ${1:+LD_PRELOAD=$1} /bin/true >/dev/null 2>&1
+	# Only what /bin/true itself does, after env's execve.
+	awk '/execve\("\/bin\/true"/ { on = 1 } on' "$P11L_TMP/strace" | grep -c '('
+}
+i_none=$(instr "") i_lib=$(instr "$lib") i_min=$(instr "$MINIMAL")
+s_none=$(syscalls "") s_lib=$(syscalls "$lib") s_min=$(syscalls "$MINIMAL")
+row "/bin/true: instructions (callgrind)" "$i_none" "$i_lib" "+$((i_lib - i_none)) (minimal preload: +$((i_min - i_none)))" "at most +12,000"
+row "/bin/true: system calls (strace)" "$s_none" "$s_lib" "+$((s_lib - s_none)) (minimal preload: +$((s_min - s_none)))" "no more than a minimal preload"
+
+# 4. dlsym for a name that is not a getter.
+say "bench: dlsym x $N_DLSYM"
+d_none="" d_lib=""
+for r in 1 2 3 4 5; do
+	d_none="$d_none $("$P11L_TEST_BUILDDIR/bench-dlsym" "$N_DLSYM")"
+	d_lib="$d_lib $(LD_PRELOAD=$lib "$P11L_TEST_BUILDDIR/bench-dlsym" "$N_DLSYM")"
+done
+dn=$(echo $d_none | tr ' ' '\n' | median) dl=$(echo $d_lib | tr ' ' '\n' | median)
+row "dlsym(handle, \"strlen\"), ns per call (median of 5 x $N_DLSYM)" "$dn" "$dl" "+$(awk -v a="$dn" -v b="$dl" 'BEGIN { printf "%.2f", b - a }') ns" "under +20 ns"
+
+# 2. Sequential signing on an uncapped SoftHSM2 token, alternating.
+say "bench: $N_SIGN sequential openssl dgst -sign, alternating with and without"
+p11l_softhsm_setup >/dev/null || bail_out "no SoftHSM2 token"
+P11L_CONF=$P11L_TMP/openssl.cnf
+p11l_engine_conf "$P11L_CONF" "$P11L_SOFTHSM"
+p11l_engine_data
+sign_once() {
+	t0=$(now_ns)
+	OPENSSL_CONF=$P11L_CONF env ${1:+LD_PRELOAD=$1} openssl dgst -sha256 -engine pkcs11 -keyform engine \
+		-sign "pkcs11:token=$P11L_TOKEN_LABEL;object=$P11L_RSA_KEY;type=private;pin-value=$P11L_PIN" \
+		-out "$P11L_TMP/b.sig" "$P11L_TMP/data" >/dev/null 2>&1 || echo FAIL >>"$P11L_TMP/signfail"
+	echo $(( ($(now_ns) - t0) / 1000 ))
+}
+: >"$P11L_TMP/t.none"; : >"$P11L_TMP/t.lib"
+i=0
+while [ $i -lt "$N_SIGN" ]; do
+	sign_once "" >>"$P11L_TMP/t.none"
+	sign_once "$lib" >>"$P11L_TMP/t.lib"
+	i=$((i + 1))
+done
+mn=$(median <"$P11L_TMP/t.none") ml=$(median <"$P11L_TMP/t.lib")
+fails=$(cat "$P11L_TMP/signfail" 2>/dev/null | wc -l)
+row "openssl dgst -sign, median wall time per process, µs ($N_SIGN each, $fails failed)" "$mn" "$ml" "ratio $(awk -v a="$mn" -v b="$ml" 'BEGIN { printf "%.3f", b / a }')" "within 2 %"
+
+# 3. Calls that reach the module, from pkcs11-spy traces.
+say "bench: pkcs11-spy call counts"
+p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
+count_calls() {
+	rm -f "$P11L_TMP/c.trace"
+	PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/c.trace OPENSSL_CONF=$P11L_CONF \
+		env $1 openssl dgst -sha256 -engine pkcs11 -keyform engine \
+		-sign "pkcs11:token=$P11L_TOKEN_LABEL;object=$P11L_RSA_KEY;type=private;pin-value=$P11L_PIN" \
+		-out "$P11L_TMP/c.sig" "$P11L_TMP/data" >/dev/null 2>&1
+	crc=$?
+	p11l_spy_calls "$P11L_TMP/c.trace" >"$P11L_TMP/c.calls"
+	echo "$(wc -l <"$P11L_TMP/c.calls") calls, exit $crc"
+}
+c_none=$(count_calls "")
+c_lib=$(count_calls "LD_PRELOAD=$lib")
+extra=$(p11l_spy_calls "$P11L_TMP/c.trace" | tail -n 2 | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
+c_force=$(count_calls "PKCS11_FORCE_CLEANUP=1")
+row "calls reaching the module per process (pkcs11-spy)" "$c_none" "$c_lib; last two: $extra" "PKCS11_FORCE_CLEANUP=1 without the library: $c_force (libp11 $(dpkg-query -W -f '${Version}' libengine-pkcs11-openssl 2>/dev/null) has no such option)" "+1 C_Logout, + the session closes"
+
+# 5. Many sequential processes against the session-capped fixture.
+say "bench: $N_CAPPED sequential signing processes against the fixture, cap 16"
+if [ -e "$CAPPED_MODULE" ]; then
+	capped_token "$P11L_TMP/cap" >/dev/null 2>&1 || bail_out "no token for the fixture"
+	capped_env "$P11L_TMP/pool"
+	export SOFTHSM2_CONF=$P11L_TMP/cap/softhsm2.conf
+	p11l_engine_conf "$P11L_CONF" "$CAPPED_MODULE"
+	ok_n=0 i=0 t0=$(now_ns)
+	while [ $i -lt "$N_CAPPED" ]; do
+		OPENSSL_CONF=$P11L_CONF LD_PRELOAD=$lib openssl dgst -sha256 -engine pkcs11 -keyform engine \
+			-sign "pkcs11:token=t;object=k1;type=private;pin-value=1234" \
+			-out "$P11L_TMP/cap.sig" "$P11L_TMP/data" >/dev/null 2>&1 && ok_n=$((ok_n + 1))
+		i=$((i + 1))
+	done
+	secs=$(( ($(now_ns) - t0) / 1000000 ))
+	row "signing processes against a 16-session capped token" "(fails from the 17th)" "$ok_n of $N_CAPPED in $((secs / 1000)).$(printf %03d $((secs % 1000))) s; taken after: $(capped_count)" "" "$N_CAPPED of $N_CAPPED"
+fi
+
+echo "Commit $(git -C "$P11L_TOP_SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+echo
+echo "| measure | without | with libp11logout | difference | target |"
+echo "|---|---|---|---|---|"
+printf '%s' "$rows"

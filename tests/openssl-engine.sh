@@ -1,0 +1,93 @@
+#!/bin/sh
+# The unmodified "openssl dgst -engine pkcs11 -sign pkcs11:...;pin-value=..."
+# (libp11 engine) against a SoftHSM2 token, with pkcs11-spy between the
+# engine and SoftHSM2 so that the calls reaching the module are recorded:
+#
+#     openssl -> libp11 engine -> pkcs11-spy -> SoftHSM2
+#
+# Without the library the engine exits logged in (no C_Logout in the trace);
+# with it exactly one C_Logout returning CKR_OK reaches the module after the
+# signature, no session is left open, and the signature still verifies.
+
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
+. "$P11L_TEST_SRCDIR/spy-trace.sh"
+. "$P11L_TEST_SRCDIR/engine-lib.sh"
+
+if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
+[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
+[ -r "$P11L_ENGINE" ] || skip_all "libp11 openssl engine not found at $P11L_ENGINE"
+[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
+[ -x "${P11L_RUN:-}" ] || bail_out "p11-run not built: ${P11L_RUN:-unset}"
+
+p11l_tmpdir
+p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+P11L_CONF=$P11L_TMP/openssl.cnf
+p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
+p11l_engine_data
+
+# Without the library: the defect this project exists for.  Also shows that
+# the checks below can fail.
+baseline() {
+	p11l_sign "base-$2" "$2" env -u LD_PRELOAD
+	p11l_check_signed "$1 without the library" "$3"
+	p11l_check_logged_in "$1 without the library"
+}
+baseline RSA "$P11L_RSA_KEY" "$P11L_RSA_PUB"
+baseline EC "$P11L_EC_KEY" "$P11L_EC_PUB"
+
+# With LD_PRELOAD: the login is released, once, and the sessions closed.
+preloaded() {
+	p11l_sign "lib-$2" "$2" env -u P11LOGOUT_DEBUG LD_PRELOAD="$P11L_LIB"
+	p11l_check_signed "$1 with LD_PRELOAD" "$3"
+	p11l_check_released "$1 with LD_PRELOAD"
+	p11l_check_closed "$1 with LD_PRELOAD"
+	p11l_check_quiet "$1 with LD_PRELOAD"
+}
+preloaded RSA "$P11L_RSA_KEY" "$P11L_RSA_PUB"
+preloaded EC "$P11L_EC_KEY" "$P11L_EC_PUB"
+
+# P11LOGOUT_DEBUG=1 reports, and changes nothing in what reaches the module.
+desc="EC with LD_PRELOAD and P11LOGOUT_DEBUG=1"
+p11l_sign "dbg-$P11L_EC_KEY" "$P11L_EC_KEY" env P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB"
+p11l_check_signed "$desc" "$P11L_EC_PUB"
+p11l_check_released "$desc"
+p11l_check_closed "$desc"
+p11l_check_debug "$desc"
+
+# Through the wrapper script, as a user runs it.
+desc="RSA through p11-run"
+p11l_sign "run-$P11L_RSA_KEY" "$P11L_RSA_KEY" \
+	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN"
+p11l_check_signed "$desc" "$P11L_RSA_PUB"
+p11l_check_released "$desc"
+p11l_check_closed "$desc"
+p11l_check_quiet "$desc"
+
+desc="EC through p11-run -d"
+p11l_sign "rund-$P11L_EC_KEY" "$P11L_EC_KEY" \
+	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN" -d --
+p11l_check_signed "$desc" "$P11L_EC_PUB"
+p11l_check_released "$desc"
+p11l_check_closed "$desc"
+p11l_check_debug "$desc"
+
+# The other way to give libp11 its module: PKCS11_MODULE_PATH, no config
+# (the engine "pkcs11" is then found as pkcs11.so in OPENSSL_ENGINES).
+desc="RSA with PKCS11_MODULE_PATH instead of OPENSSL_CONF"
+tag=env-$P11L_RSA_KEY
+rm -f "$P11L_TMP/$tag".*
+PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/$tag.trace \
+PKCS11_MODULE_PATH=$P11L_SPY OPENSSL_ENGINES=$(dirname "$P11L_ENGINE") \
+	env -u OPENSSL_CONF -u P11LOGOUT_DEBUG LD_PRELOAD="$P11L_LIB" \
+	openssl dgst -sha256 -engine pkcs11 -keyform engine \
+	-sign "pkcs11:token=$P11L_TOKEN_LABEL;object=$P11L_RSA_KEY;type=private;pin-value=$P11L_PIN" \
+	-out "$P11L_TMP/$tag.sig" "$P11L_TMP/data" \
+	>"$P11L_TMP/$tag.out" 2>"$P11L_TMP/$tag.err"
+rc=$?
+p11l_sign_calls
+p11l_check_signed "$desc" "$P11L_RSA_PUB"
+p11l_check_released "$desc"
+p11l_check_closed "$desc"
+
+done_testing

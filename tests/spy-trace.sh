@@ -1,0 +1,79 @@
+# Readers for call traces of the real-component tests.  Sourced, never run.
+#
+# pkcs11-spy (PKCS11SPY_OUTPUT) writes one block per call:
+#     13: C_Login
+#     2026-11-28 20:26:43.018
+#     [in] hSession = 0x1
+#     ...
+#     Returned:  0 CKR_OK
+# p11-kit's "log-calls: yes" writes to stderr:
+#     C_Login
+#       IN: hSession = S1
+#     C_Login = CKR_OK
+#
+# Both are reduced to one "NAME RV" line per call, in call order; RV is "-"
+# when the call has no return line (a trace cut short).
+
+# p11l_spy_calls TRACE
+p11l_spy_calls() {
+	awk '
+		/^[0-9]+: C_[A-Za-z0-9_]+[ \t\r]*$/ {
+			if (name != "") print name, "-"
+			name = $2; next
+		}
+		/^Returned:/ {
+			if (name != "") { print name, $3; name = "" }
+		}
+		END { if (name != "") print name, "-" }
+	' "$1"
+}
+
+# p11l_kitlog_calls LOG
+p11l_kitlog_calls() {
+	LC_ALL=C awk '/^C_[A-Za-z0-9_]+ = [A-Z0-9_]+/ { print $1, $3 }' "$1"
+}
+
+# p11l_calls_count CALLS NAME [RV]: how many NAME calls (returning RV).
+p11l_calls_count() {
+	awk -v n="$2" -v r="${3:-}" '
+		$1 == n && (r == "" || $2 == r) { c++ }
+		END { print c + 0 }
+	' "$1"
+}
+
+# p11l_calls_last CALLS NAME [RV]: 1-based position of the last NAME call
+# (returning RV), 0 when there is none.
+p11l_calls_last() {
+	awk -v n="$2" -v r="${3:-}" '
+		$1 == n && (r == "" || $2 == r) { p = NR }
+		END { print p + 0 }
+	' "$1"
+}
+
+# p11l_calls_last_rv CALLS NAME: return value of the last NAME call, or
+# "none".
+p11l_calls_last_rv() {
+	awk -v n="$2" '$1 == n { r = $2 } END { print (r == "" ? "none" : r) }' "$1"
+}
+
+# p11l_spy_open_sessions TRACE: handles of sessions still open at the end of
+# the trace (opened, and not closed by C_CloseSession, C_CloseAllSessions or
+# C_Finalize), one per line.  Enough for a single-token trace.
+p11l_spy_open_sessions() {
+	awk '
+		function flush() {
+			if (rv == "CKR_OK") {
+				if (name == "C_OpenSession" && h != "") open[h] = 1
+				else if (name == "C_CloseSession" && h != "") delete open[h]
+				else if (name == "C_CloseAllSessions" || name == "C_Finalize")
+					for (k in open) delete open[k]
+			}
+			name = ""; h = ""; rv = ""
+		}
+		/^[0-9]+: C_[A-Za-z0-9_]+[ \t\r]*$/ { flush(); name = $2; next }
+		name == "C_OpenSession" && /^\[out\] \*phSession = / { h = $4 }
+		name == "C_CloseSession" && /^\[in\] hSession = / { h = $4 }
+		/^Returned:/ { rv = $3; flush() }
+		END { flush(); for (k in open) print k }
+	' "$1"
+}
