@@ -1,0 +1,263 @@
+#!/bin/sh
+# Many short-lived signing processes against the session-capped fixture
+# (cap 16, like a YubiHSM 2): without libp11logout the 17th fails; with it
+# every process gives its device session back.
+#  - 50 sequential "openssl dgst -engine pkcs11 -sign" (libp11 engine)
+#  - 50 sequential late-client (written like libp11 >= 0.4.14), and its
+#    variant that logs out only after OPENSSL_cleanup
+#  - 4 batches of 8 openssl processes at once
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+. "$P11L_TEST_SRCDIR/capped-lib.sh"
+unset LD_PRELOAD
+capped_require
+[ -r "$P11L_ENGINE" ] || skip_all "no libp11 engine at $P11L_ENGINE"
+[ -e "$P11L_LIB" ] || bail_out "$P11L_LIB is not built"
+p11l_tmpdir
+T=$P11L_TMP
+
+capped_token "$T/tok" || bail_out "no SoftHSM2 token"
+SOFTHSM2_CONF=$T/tok/softhsm2.conf
+export SOFTHSM2_CONF
+PUB=$T/tok/k1.pem
+capped_env "$T/pool"
+CAPPED_MAX_SESSIONS=16
+export CAPPED_MAX_SESSIONS
+# The libp11 0.4.12 engine takes its module from PKCS11_MODULE_PATH; the
+# openssl command line is what a user types.
+PKCS11_MODULE_PATH=$CAPPED_MODULE
+export PKCS11_MODULE_PATH
+URI="pkcs11:token=t;object=k1;type=private;pin-value=$CAPPED_PIN"
+printf late-client >"$T/late.dat"
+
+# sign DIR I [PRELOAD]: sign DIR/I.dat into DIR/I.sig, stderr in DIR/I.err;
+# prints nothing, returns openssl's status.
+sign() {
+	[ -f "$1/$2.dat" ] || printf 'file %s of %s\n' "$2" "$1" >"$1/$2.dat"
+	if [ -n "${3:-}" ]; then
+		LD_PRELOAD=$3 openssl dgst -sha256 -engine pkcs11 \
+			-keyform engine -sign "$URI" -out "$1/$2.sig" \
+			"$1/$2.dat" >/dev/null 2>"$1/$2.err"
+	else
+		openssl dgst -sha256 -engine pkcs11 -keyform engine \
+			-sign "$URI" -out "$1/$2.sig" "$1/$2.dat" \
+			>/dev/null 2>"$1/$2.err"
+	fi
+}
+# late DIR I [PRELOAD] [ARGS...]: late-client, signature in DIR/I.sig.
+late() {
+	ld=$1 li=$2 lpre=$3
+	shift 3
+	if [ -n "$lpre" ]; then
+		LD_PRELOAD=$lpre "$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" \
+			-o "$ld/$li.sig" "$CAPPED_MODULE" t k1 2>"$ld/$li.err"
+	else
+		"$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" \
+			-o "$ld/$li.sig" "$CAPPED_MODULE" t k1 2>"$ld/$li.err"
+	fi
+}
+# verify DIR DATAFILE-or-empty I...: every DIR/I.sig is a valid signature
+# (of DIR/I.dat, or of DATAFILE); prints the ones that are not.
+verify_all() {
+	vd=$1 vdata=$2
+	shift 2
+	vbad=
+	for vi in "$@"; do
+		openssl dgst -sha256 -verify "$PUB" -signature "$vd/$vi.sig" \
+			"${vdata:-$vd/$vi.dat}" >/dev/null 2>&1 || vbad="$vbad $vi"
+	done
+	[ -z "$vbad" ] || { diag "signatures that do not verify:$vbad"; return 1; }
+}
+count_is() {
+	got=$(capped_count)
+	if [ "$got" = "$1" ]; then
+		ok "$2 (count $got)"
+	else
+		not_ok "$2: count is '$got', expected $1"
+	fi
+}
+# take N: N device sessions held by clients that exited logged in, so that
+# "back to its start" is checked from a count other than 0.
+take() {
+	for ti in $(seq "$1"); do
+		late "$T" "take$ti" "" >/dev/null || diag "take $ti failed"
+	done
+}
+# expect_first_16 DIR LAST DESC: runs 1..16 succeeded and the 17th...LAST
+# failed, the 17th showing the session count or the failed login.
+expect_first_16() {
+	d=$1 last=$2 desc=$3
+	okrun= failrun=
+	for i in $(seq "$last"); do
+		if [ "$(cat "$d/$i.rc")" = 0 ]; then okrun="$okrun $i"; else failrun="$failrun $i"; fi
+	done
+	exp_ok=$(seq 16 | tr '\n' ' ' | sed 's/^/ /; s/ $//')
+	exp_fail=$(seq 17 "$last" | tr '\n' ' ' | sed 's/^/ /; s/ $//')
+	if [ "$okrun" = "$exp_ok" ] && [ "$failrun" = "$exp_fail" ]; then
+		ok "$desc: runs 1-16 succeed, 17-$last fail"
+	else
+		not_ok "$desc: succeeded:$okrun; failed:$failrun"
+	fi
+}
+
+# --- 1. openssl, sequential, without libp11logout ---
+mkdir "$T/seq0"
+t0=$(date +%s)
+for i in $(seq 50); do sign "$T/seq0" "$i"; echo $? >"$T/seq0/$i.rc"; done
+expect_first_16 "$T/seq0" 50 "openssl without libp11logout"
+if grep -q -E 'Session count|CKR_SESSION_COUNT|Login failed|Login to token failed' "$T/seq0/17.err"; then
+	ok "the 17th openssl's error shows CKR_SESSION_COUNT / the failed login"
+else
+	not_ok "the 17th openssl's error shows CKR_SESSION_COUNT / the failed login"
+	sed 's/^/#   /' "$T/seq0/17.err"
+fi
+check "the first 16 signatures verify" verify_all "$T/seq0" "" $(seq 16)
+count_is 16 "all 16 device sessions stay taken"
+
+# --- 2. openssl, sequential, with libp11logout ---
+"$CAPPED_COUNT" --reset >/dev/null
+take 2
+start=$(capped_count)
+check "two sessions taken beforehand" test "$start" = 2
+mkdir "$T/seq1"
+fails=
+for i in $(seq 50); do sign "$T/seq1" "$i" "$P11L_LIB" || fails="$fails $i"; done
+if [ -z "$fails" ]; then
+	ok "openssl with libp11logout: all 50 succeed"
+else
+	not_ok "openssl with libp11logout: failed runs:$fails"
+	set -- $fails
+	sed 's/^/#   /' "$T/seq1/$1.err"
+fi
+check "all 50 signatures verify" verify_all "$T/seq1" "" $(seq 50)
+count_is "$start" "the count is back to its start"
+t1=$(date +%s)
+diag "openssl runs: $((t1 - t0)) s"
+
+# --- 3. late-client ---
+"$CAPPED_COUNT" --reset >/dev/null
+mkdir "$T/late0"
+for i in $(seq 17); do late "$T/late0" "$i" ""; echo $? >"$T/late0/$i.rc"; done
+expect_first_16 "$T/late0" 17 "late-client without libp11logout"
+check "the 17th late-client got CKR_SESSION_COUNT" \
+	grep -q "C_Login: 0xb1" "$T/late0/17.err"
+count_is 16 "16 sessions stay taken"
+
+"$CAPPED_COUNT" --reset >/dev/null
+take 2
+start=$(capped_count)
+mkdir "$T/late1"
+fails=
+for i in $(seq 50); do late "$T/late1" "$i" "$P11L_LIB" || fails="$fails $i"; done
+if [ -z "$fails" ]; then
+	ok "late-client with libp11logout: all 50 succeed"
+else
+	not_ok "late-client with libp11logout: failed runs:$fails"
+	set -- $fails
+	sed 's/^/#   /' "$T/late1/$1.err"
+fi
+check "all 50 late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq 50)
+count_is "$start" "the count is back to its start"
+
+# The variant that logs out only after OPENSSL_cleanup.
+"$CAPPED_COUNT" --reset >/dev/null
+mkdir "$T/var0"
+for i in $(seq 17); do late "$T/var0" "$i" "" --late-logout; echo $? >"$T/var0/$i.rc"; done
+expect_first_16 "$T/var0" 17 "late-logout variant without libp11logout"
+missing=
+for i in $(seq 16); do
+	grep -q "late C_Logout: 0x30 (CKR_DEVICE_ERROR)" "$T/var0/$i.err" || missing="$missing $i"
+done
+check "each of its logouts after OPENSSL_cleanup failed with CKR_DEVICE_ERROR${missing:+ (not:$missing)}" \
+	test -z "$missing"
+count_is 16 "the late logouts leaked all 16 sessions"
+
+"$CAPPED_COUNT" --reset >/dev/null
+take 2
+start=$(capped_count)
+mkdir "$T/var1"
+fails=
+for i in $(seq 50); do late "$T/var1" "$i" "$P11L_LIB" --late-logout || fails="$fails $i"; done
+if [ -z "$fails" ]; then
+	ok "late-logout variant with libp11logout: all 50 succeed"
+else
+	not_ok "late-logout variant with libp11logout: failed runs:$fails"
+	set -- $fails
+	sed 's/^/#   /' "$T/var1/$1.err"
+fi
+count_is "$start" "the count is back to its start"
+t2=$(date +%s)
+diag "late-client runs: $((t2 - t1)) s"
+
+# --- 4. parallel: 4 batches of 8 openssl processes at once ---
+# SoftHSM2 2.6.1's file store is not safe for concurrent logins: each
+# process gets its own copy of the token; the fixture's pool is still one.
+for i in $(seq 32); do
+	capped_token_copy "$T/tok" "$T/par/$i" || bail_out "cannot copy the token"
+done
+CAPPED_HOLD_MS=400
+export CAPPED_HOLD_MS
+# batches PRELOAD: 4 batches of 8; DIR/I.rc per process; prints the
+# highest count seen while they ran.
+batches() {
+	peak=0
+	for b in 0 1 2 3; do
+		pids=
+		for j in $(seq 8); do
+			i=$((b * 8 + j))
+			(
+				SOFTHSM2_CONF=$T/par/$i/softhsm2.conf
+				export SOFTHSM2_CONF
+				sign "$T/par/$i" "$i" "$1"
+				echo $? >"$T/par/$i/$i.rc"
+			) &
+			pids="$pids $!"
+		done
+		for pid in $pids; do
+			while kill -0 "$pid" 2>/dev/null; do
+				c=$(capped_count)
+				[ "$c" -gt "$peak" ] && peak=$c
+				sleep 0.05
+			done
+			wait "$pid"
+		done
+	done
+	echo "$peak"
+}
+"$CAPPED_COUNT" --reset >/dev/null
+take 2
+start=$(capped_count)
+peak=$(batches "$P11L_LIB")
+fails=
+for i in $(seq 32); do [ "$(cat "$T/par/$i/$i.rc")" = 0 ] || fails="$fails $i"; done
+if [ -z "$fails" ]; then
+	ok "parallel with libp11logout: all 32 succeed"
+else
+	not_ok "parallel with libp11logout: failed runs:$fails"
+	set -- $fails
+	sed 's/^/#   /' "$T/par/$1/$1.err"
+fi
+bad=
+for i in $(seq 32); do verify_all "$T/par/$i" "" "$i" >/dev/null || bad="$bad $i"; done
+check "all 32 signatures verify${bad:+ (not:$bad)}" test -z "$bad"
+count_is "$start" "the count is back to its start"
+check "the processes overlapped (peak count $peak, start $start)" \
+	test "$peak" -ge $((start + 2))
+
+"$CAPPED_COUNT" --reset >/dev/null
+rm -f "$T"/par/*/*.rc "$T"/par/*/*.sig
+peak=$(batches "")
+okrun=0 capfail=0
+for i in $(seq 32); do
+	if [ "$(cat "$T/par/$i/$i.rc")" = 0 ]; then
+		okrun=$((okrun + 1))
+	elif grep -q -E 'Session count|Login failed' "$T/par/$i/$i.err"; then
+		capfail=$((capfail + 1))
+	fi
+done
+check "parallel without libp11logout: exactly 16 succeed (got $okrun)" test "$okrun" = 16
+check "... and the other 16 fail on the session cap (got $capfail)" test "$capfail" = 16
+count_is 16 "... with 16 sessions taken"
+t3=$(date +%s)
+diag "parallel runs: $((t3 - t2)) s"
+
+done_testing

@@ -1,0 +1,67 @@
+#!/bin/sh
+# libp11logout.so exports only what it interposes (dlsym) and needs libc
+# alone: no libdl, no libcrypto, no libp11.
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+
+[ -f "$P11L_LIB" ] || bail_out "missing $P11L_LIB: run make first"
+for tool in nm readelf objdump; do
+	command -v $tool >/dev/null || skip_all "$tool not installed"
+done
+p11l_tmpdir
+T=$P11L_TMP
+
+show() { while IFS= read -r line; do diag "  $line"; done <"$1"; }
+
+# Defined dynamic symbols, without their version suffix.
+if nm -D --defined-only "$P11L_LIB" >"$T/nm"; then
+	ok "nm -D --defined-only runs"
+else
+	not_ok "nm -D --defined-only runs"
+fi
+awk 'NF >= 3 { print $3 }' "$T/nm" | sed 's/@.*//' | sort -u >"$T/defined"
+echo dlsym >"$T/want"
+if cmp -s "$T/want" "$T/defined"; then
+	ok "the only defined dynamic symbol is dlsym"
+else
+	not_ok "the only defined dynamic symbol is dlsym"
+	show "$T/nm"
+fi
+check "dlsym is a function (T)" grep -Eq '^[0-9a-f]+ T dlsym(@|$)' "$T/nm"
+
+# NEEDED entries, from two tools.
+readelf -d "$P11L_LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' | sort >"$T/needed.readelf"
+objdump -p "$P11L_LIB" | awk '$1 == "NEEDED" { print $2 }' | sort >"$T/needed.objdump"
+echo libc.so.6 >"$T/want"
+if cmp -s "$T/want" "$T/needed.readelf"; then
+	ok "readelf: NEEDED is libc.so.6 only"
+else
+	not_ok "readelf: NEEDED is libc.so.6 only"
+	show "$T/needed.readelf"
+fi
+if cmp -s "$T/want" "$T/needed.objdump"; then
+	ok "objdump: NEEDED is libc.so.6 only"
+else
+	not_ok "objdump: NEEDED is libc.so.6 only"
+	show "$T/needed.objdump"
+fi
+
+# Nothing from libcrypto or libp11: no such library named in the dynamic
+# section, and no undefined symbol of theirs.
+readelf -d "$P11L_LIB" >"$T/dynamic"
+if grep -Eiq 'libcrypto|libssl|libp11\.so|libp11-' "$T/dynamic"; then
+	not_ok "the dynamic section names no libcrypto/libssl/libp11"
+	show "$T/dynamic"
+else
+	ok "the dynamic section names no libcrypto/libssl/libp11"
+fi
+nm -D --undefined-only "$P11L_LIB" | awk '{ print $NF }' >"$T/undefined"
+if grep -Eq '^(EVP_|OPENSSL_|CRYPTO_|ENGINE_|ERR_|PKCS11_)' "$T/undefined"; then
+	not_ok "no undefined libcrypto/libp11 symbol"
+	show "$T/undefined"
+else
+	ok "no undefined libcrypto/libp11 symbol"
+fi
+check "it does use libc (the check sees undefined symbols)" \
+	grep -q 'GLIBC_' "$T/undefined"
+
+done_testing
