@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "p11logout.h"
 
@@ -14,6 +15,15 @@ static unsigned long login_sequence;
 #define REAL(m, idx, type, var) \
 	type var; \
 	do { p11l_fn f_ = p11l_real_fn(m, idx); memcpy(&var, &f_, sizeof var); } while (0)
+
+static void log_waited(struct p11l_module *m, const char *what,
+		       const struct p11l_wait *w, CK_RV rv)
+{
+	char b[32];
+
+	p11l_log("%s: %s: no session free; tried again %u times -> %s", m->path,
+		 what, w->tries, p11l_ckr_name(rv, b));
+}
 
 CK_RV p11l_initialize(unsigned idx, CK_VOID_PTR args)
 {
@@ -31,6 +41,8 @@ CK_RV p11l_initialize(unsigned idx, CK_VOID_PTR args)
 		p11l_record_forget_other_processes(m);
 		p11l_unlock();
 	}
+	if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		__atomic_store_n(&m->init_pid, getpid(), __ATOMIC_RELEASE);
 	return rv;
 }
 
@@ -47,6 +59,8 @@ CK_RV p11l_finalize(unsigned idx, CK_VOID_PTR reserved)
 		p11l_lock();
 		p11l_record_clear(m);
 		p11l_unlock();
+		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
 	}
 	return rv;
 }
@@ -58,13 +72,22 @@ CK_RV p11l_open_session(unsigned idx, CK_SLOT_ID slot, CK_FLAGS flags,
 	REAL(m, P11L_C_OpenSession, CK_C_OpenSession, f);
 	CK_RV rv;
 
+	struct p11l_wait w = { 0 };
+
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
-	rv = f(slot, flags, app, notify, session);
+	do
+		rv = f(slot, flags, app, notify, session);
+	while (p11l_wait_again(&w, rv));
+	if (w.tries)
+		log_waited(m, "C_OpenSession", &w, rv);
 	if (rv == CKR_OK && session) {
 		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
 		p11l_unlock();
+		/* In mode close the sessions themselves are what is released. */
+		if (p11l_config()->mode >= P11L_MODE_CLOSE)
+			p11l_exit_handler_arm();
 		if (!added)
 			p11l_log("%s: slot %lu: out of memory; session %lu not recorded",
 				 m->path, slot, *session);
@@ -157,6 +180,7 @@ static void login_done(struct p11l_module *m, CK_SESSION_HANDLE h,
 		p11l_log("%s: slot %lu: out of memory; login not recorded", m->path, slot);
 		return;
 	}
+	__atomic_store_n(&m->login_pid, getpid(), __ATOMIC_RELEASE);
 	p11l_log("%s: slot %lu: login as %s recorded (%s)", m->path, slot,
 		 user == CKU_SO ? "SO" : "user", p11l_ckr_name(rv, b));
 	p11l_exit_handler_arm();
@@ -167,6 +191,7 @@ CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 {
 	struct p11l_module *m = p11l_module_at(idx);
 	REAL(m, P11L_C_Login, CK_C_Login, f);
+	struct p11l_wait w = { 0 };
 	unsigned long order;
 	CK_RV rv;
 
@@ -175,7 +200,11 @@ CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 	if (user != CKU_USER && user != CKU_SO)
 		return f(session, user, pin, pin_len);
 	order = __atomic_fetch_add(&login_sequence, 1, __ATOMIC_RELAXED);
-	rv = f(session, user, pin, pin_len);
+	do
+		rv = f(session, user, pin, pin_len);
+	while (p11l_wait_again(&w, rv));
+	if (w.tries)
+		log_waited(m, "C_Login", &w, rv);
 	login_done(m, session, user, order, rv);
 	return rv;
 }
@@ -186,6 +215,7 @@ CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user
 {
 	struct p11l_module *m = p11l_module_at(idx);
 	REAL(m, P11L_C_LoginUser, CK_C_LoginUser, f);
+	struct p11l_wait w = { 0 };
 	unsigned long order;
 	CK_RV rv;
 
@@ -194,7 +224,11 @@ CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user
 	if (user != CKU_USER && user != CKU_SO)
 		return f(session, user, pin, pin_len, username, username_len);
 	order = __atomic_fetch_add(&login_sequence, 1, __ATOMIC_RELAXED);
-	rv = f(session, user, pin, pin_len, username, username_len);
+	do
+		rv = f(session, user, pin, pin_len, username, username_len);
+	while (p11l_wait_again(&w, rv));
+	if (w.tries)
+		log_waited(m, "C_LoginUser", &w, rv);
 	login_done(m, session, user, order, rv);
 	return rv;
 }

@@ -1,17 +1,30 @@
-/* Settings from the environment, read once, at the first module seen:
- * a process that never touches PKCS#11 never reads them.  secure_getenv
- * ignores them in setuid and other secure-execution processes. */
+/* Settings, read once, at the first module seen: a process that never
+ * touches PKCS#11 never reads them.
+ *
+ * Sources, later ones winning: the defaults, the configuration file
+ * (sysconfdir/libp11logout.conf, or P11LOGOUT_CONFIG), the P11LOGOUT_*
+ * variables.  In a setuid or other secure-execution process the variables
+ * are ignored (secure_getenv), and the file is read only when root owns it
+ * and no one else may write it. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#ifndef HAVE_SECURE_GETENV
+#include <strings.h>
 #include <sys/auxv.h>
-#endif
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "p11logout.h"
+
+#ifndef P11L_SYSCONFDIR
+#define P11L_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_FILE_MAX 65536
 
 static struct p11l_config config;
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
@@ -25,66 +38,229 @@ static const char *env(const char *name)
 #endif
 }
 
-static int parse_bool(const char *name, const char *v, int fallback, int *warn)
+static int parse_bool(const char *v, struct p11l_config *c, size_t off)
 {
 	static const char yes[][6] = { "1", "yes", "true", "on" };
-	static const char no[][6] = { "0", "no", "false", "off", "" };
+	static const char no[][6] = { "0", "no", "false", "off" };
+	int *out = (int *)((char *)c + off);
 
-	*warn = 0;
-	if (!v)
-		return fallback;
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
 		if (strcasecmp(v, yes[i]) == 0)
-			return 1;
+			return *out = 1, 1;
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
 		if (strcasecmp(v, no[i]) == 0)
-			return 0;
-	(void)name;
-	*warn = 1;
-	return fallback;
+			return *out = 0, 1;
+	return 0;
 }
 
-/* A whole decimal number from lo to hi, nothing else. */
-static int parse_uint(const char *v, unsigned long lo, unsigned long hi,
-		      unsigned long *out)
+/* A whole decimal number of seconds, 0 to P11L_MAX_SECONDS, nothing else. */
+static int parse_seconds(const char *v, struct p11l_config *c, size_t off)
 {
 	unsigned long n = 0;
 
-	if (!v || !*v)
+	if (!*v)
 		return 0;
 	for (const char *p = v; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return 0;
 		n = n * 10 + (unsigned long)(*p - '0');
-		if (n > hi)
+		if (n > P11L_MAX_SECONDS)
 			return 0;
 	}
-	if (n < lo)
-		return 0;
-	*out = n;
+	*(unsigned *)((char *)c + off) = (unsigned)n;
 	return 1;
+}
+
+static int parse_mode(const char *v, struct p11l_config *c, size_t off)
+{
+	static const char names[][10] = { "logout", "close", "finalize" };
+
+	(void)off;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return c->mode = (enum p11l_mode)i, 1;
+	return 0;
+}
+
+static int parse_log(const char *v, struct p11l_config *c, size_t off)
+{
+	(void)off;
+	if (strcmp(v, "stderr") == 0)
+		return c->log_syslog = 0, 1;
+	if (strcmp(v, "syslog") == 0)
+		return c->log_syslog = 1, 1;
+	return 0;
+}
+
+/* Any non-empty text, kept in a copy of its own. */
+static int parse_text(const char *v, struct p11l_config *c, size_t off)
+{
+	char **out = (char **)((char *)c + off);
+	char *copy;
+
+	if (!*v)
+		return 0;
+	copy = strdup(v);
+	if (!copy)
+		return 0;
+	free(*out);
+	*out = copy;
+	return 1;
+}
+
+static const struct setting {
+	char key[10];
+	char variable[24];
+	int (*parse)(const char *, struct p11l_config *, size_t);
+	size_t offset;
+	char expected[44];
+} settings[] = {
+	{ "debug", "P11LOGOUT_DEBUG", parse_bool,
+	  offsetof(struct p11l_config, debug), "0 or 1" },
+	{ "timeout", "P11LOGOUT_TIMEOUT", parse_seconds,
+	  offsetof(struct p11l_config, timeout), "seconds from 0 to 3600" },
+	{ "wait", "P11LOGOUT_WAIT", parse_seconds,
+	  offsetof(struct p11l_config, wait), "seconds from 0 to 3600" },
+	{ "mode", "P11LOGOUT_MODE", parse_mode, 0, "logout, close or finalize" },
+	{ "log", "P11LOGOUT_LOG", parse_log, 0, "stderr or syslog" },
+	{ "modules", "P11LOGOUT_MODULES", parse_text,
+	  offsetof(struct p11l_config, modules), "a list of patterns" },
+	{ "module", "P11LOGOUT_MODULE", parse_text,
+	  offsetof(struct p11l_config, module), "the path of a PKCS#11 module" },
+};
+
+static void set_defaults(struct p11l_config *c)
+{
+	c->debug = 0;
+	c->timeout = P11L_DEFAULT_TIMEOUT;
+	c->wait = 0;
+	c->mode = P11L_MODE_LOGOUT;
+	c->log_syslog = 0;
+	c->modules = NULL;
+	c->module = NULL;
+}
+
+/* One setting, from a variable (WHERE is NULL) or from file:line; an
+ * unusable value keeps what was there and says so once. */
+static void apply(const struct setting *s, const char *v, const char *where)
+{
+	struct p11l_config saved = config;
+
+	if (s->parse(v, &config, s->offset))
+		return;
+	config = saved;
+	if (where)
+		p11l_warn("%s: %s = '%.40s' is not %s; line skipped", where,
+			  s->key, v, s->expected);
+	else
+		p11l_warn("%s='%.40s' is not %s; ignored", s->variable, v, s->expected);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static void parse_file(char *text, const char *path)
+{
+	unsigned lineno = 0;
+
+	for (char *line = text, *next; line; line = next) {
+		char where[300], *eq, *key, *value;
+		size_t i;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (!*line || *line == '#')
+			continue;
+		snprintf(where, sizeof where, "%s:%u", path, lineno);
+		eq = strchr(line, '=');
+		if (!eq) {
+			p11l_warn("%s: not 'key = value'; line skipped", where);
+			continue;
+		}
+		*eq = '\0';
+		key = trim(line);
+		value = trim(eq + 1);
+		for (i = 0; i < sizeof settings / sizeof settings[0]; i++)
+			if (strcmp(key, settings[i].key) == 0)
+				break;
+		if (i == sizeof settings / sizeof settings[0]) {
+			p11l_warn("%s: unknown setting '%.40s'; line skipped", where, key);
+			continue;
+		}
+		apply(&settings[i], value, where);
+	}
+}
+
+static void read_file(const char *path, int secure, int named)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		/* The default file is optional; one that was named is not. */
+		if (named || errno != ENOENT)
+			p11l_warn("%s: cannot read: %s; using the defaults", path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		p11l_warn("%s: not a regular file; ignored", path);
+		close(fd);
+		return;
+	}
+	if (secure && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+		p11l_warn("%s: not owned by root or writable by others; ignored in a setuid program",
+			  path);
+		close(fd);
+		return;
+	}
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (!text) {
+		close(fd);
+		return;
+	}
+	size_t len = 0;
+	while (len < CONFIG_FILE_MAX &&
+	       (n = read(fd, text + len, CONFIG_FILE_MAX - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	parse_file(text, path);
+	free(text);
 }
 
 static void load(void)
 {
-	const char *v = env("P11LOGOUT_DEBUG");
-	unsigned long n;
-	int bad;
+	const char *path = env("P11LOGOUT_CONFIG");
+	int secure = getauxval(AT_SECURE) != 0;
 
-	config.debug = parse_bool("P11LOGOUT_DEBUG", v, 0, &bad);
-	/* The value cannot be used at all, so say so once, even though debug
-	 * output is off. */
-	if (bad)
-		p11l_warn("P11LOGOUT_DEBUG='%.40s' is not 0 or 1; debug output stays off", v);
+	set_defaults(&config);
+	read_file(path ? path : P11L_SYSCONFDIR "/libp11logout.conf", secure, path != NULL);
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+		const char *v = env(settings[i].variable);
 
-	config.timeout = P11L_DEFAULT_TIMEOUT;
-	v = env("P11LOGOUT_TIMEOUT");
-	if (v) {
-		if (parse_uint(v, 0, P11L_MAX_TIMEOUT, &n))
-			config.timeout = (unsigned)n;
-		else
-			p11l_warn("P11LOGOUT_TIMEOUT='%.40s' is not a number of seconds from 0 to %d; using %d",
-				  v, P11L_MAX_TIMEOUT, P11L_DEFAULT_TIMEOUT);
+		if (v)
+			apply(&settings[i], v, NULL);
 	}
 }
 

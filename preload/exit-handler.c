@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "p11logout.h"
 
@@ -107,8 +108,66 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	}
 }
 
+/* Mode close: every session the program left open on a wrapped module,
+ * logged in or not (a Utimaco-style server counts those too).  Modules in
+ * the order they were first seen, so an outer module of a proxy chain
+ * closes the inner module's sessions by forwarding. */
+static void close_left_open(void)
+{
+	unsigned n = p11l_module_count();
+
+	for (unsigned i = 0; i < n; i++) {
+		struct p11l_module *m = p11l_module_at(i);
+		const struct p11l_entries *e = &p11l_entry_table[m->index];
+		CK_SESSION_HANDLE h;
+		CK_SLOT_ID slot;
+		int have;
+
+		for (;;) {
+			p11l_lock();
+			have = p11l_record_any_session(m, &h, &slot);
+			p11l_unlock();
+			if (!have)
+				break;
+			if (!module_still_loaded(m)) {
+				p11l_lock();
+				p11l_record_clear(m);
+				p11l_unlock();
+				break;
+			}
+			CK_RV rv = e->close_session(h);
+			log_call(m, slot, "C_CloseSession", h, rv);
+			p11l_lock();
+			p11l_record_session_remove(m, h);
+			p11l_unlock();
+		}
+	}
+}
+
+/* Mode finalize: C_Finalize each module this process logged in to and
+ * still has initialised, outer modules first; an inner module a proxy
+ * already finalized by forwarding is not finalized twice. */
+static void finalize_logged_in(void)
+{
+	unsigned n = p11l_module_count();
+	pid_t pid = getpid();
+
+	for (unsigned i = 0; i < n; i++) {
+		struct p11l_module *m = p11l_module_at(i);
+
+		if (__atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE) != pid ||
+		    __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != pid ||
+		    !module_still_loaded(m))
+			continue;
+		CK_RV rv = p11l_entry_table[m->index].finalize(NULL);
+		char b[32];
+		p11l_log("exit: %s: C_Finalize -> %s", m->path, p11l_ckr_name(rv, b));
+	}
+}
+
 static void release_all(void)
 {
+	enum p11l_mode mode = p11l_config()->mode;
 	struct p11l_module *m;
 	CK_SLOT_ID slot;
 
@@ -120,6 +179,10 @@ static void release_all(void)
 			break;
 		release_slot(m, slot);
 	}
+	if (mode >= P11L_MODE_CLOSE)
+		close_left_open();
+	if (mode >= P11L_MODE_FINALIZE)
+		finalize_logged_in();
 }
 
 /* A semaphore rather than a condition variable: it is set up only when
@@ -135,13 +198,19 @@ static void *release_thread(void *arg)
 	return NULL;
 }
 
-static int has_logins(void)
+/* Whether there is anything to release: a login, or in mode close or
+ * finalize also a session left open. */
+static int has_work(void)
 {
 	struct p11l_module *m;
+	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;
+	unsigned n = p11l_module_count();
 
 	p11l_lock();
 	int found = p11l_record_first_login(&m, &slot);
+	for (unsigned i = 0; !found && p11l_config()->mode >= P11L_MODE_CLOSE && i < n; i++)
+		found = p11l_record_any_session(p11l_module_at(i), &h, &slot);
 	p11l_unlock();
 	return found;
 }
@@ -158,7 +227,7 @@ void p11l_release_all_bounded(const char *why)
 	int rc = 0;
 
 	/* No login, no call, and no thread. */
-	if (!has_logins())
+	if (!has_work())
 		return;
 	p11l_log("%s: releasing logins (bound %u s)", why, timeout);
 	if (timeout == 0) {

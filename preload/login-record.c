@@ -94,6 +94,21 @@ int p11l_record_session_on_slot(struct p11l_module *m, CK_SLOT_ID slot,
 	return 0;
 }
 
+int p11l_record_any_session(struct p11l_module *m, CK_SESSION_HANDLE *h,
+			    CK_SLOT_ID *slot)
+{
+	pid_t pid = getpid();
+
+	for (size_t i = 0; i < m->nsessions; i++) {
+		if (m->sessions[i].pid == pid) {
+			*h = m->sessions[i].handle;
+			*slot = m->sessions[i].slot;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 			  CK_USER_TYPE user, unsigned long order)
 {

@@ -58,6 +58,11 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 		path = info.dli_fname;
 	}
 
+	if (!p11l_module_selected(path)) {
+		p11l_log("%s: not in P11LOGOUT_MODULES; passed through", path ? path : "(unknown module)");
+		return NULL;
+	}
+
 	p11l_lock();
 	for (unsigned i = 0; i < nmodules; i++) {
 		/* A module dlclose()d and another object mapped at its address

@@ -63,6 +63,11 @@ struct p11l_module {
 	/* The module's own entries, taken from the lists it handed out. */
 	p11l_fn real[P11L_FN_COUNT_MAX];
 
+	/* The process that initialised the module, and the one that logged
+	 * in to it; 0 when none (finalize mode needs both). */
+	pid_t init_pid;
+	pid_t login_pid;
+
 	/* Everything below is guarded by p11l_lock. */
 	struct p11l_wrapped_list lists[P11L_LISTS_PER_MODULE];
 	unsigned nlists;
@@ -141,6 +146,8 @@ P11L_HIDDEN int p11l_record_session_slot(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
 P11L_HIDDEN int p11l_record_session_on_slot(struct p11l_module *m,
 	CK_SLOT_ID slot, CK_SESSION_HANDLE *h);
+P11L_HIDDEN int p11l_record_any_session(struct p11l_module *m,
+	CK_SESSION_HANDLE *h, CK_SLOT_ID *slot);
 P11L_HIDDEN int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
 P11L_HIDDEN void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot);
@@ -153,13 +160,28 @@ P11L_HIDDEN void p11l_exit_handler_arm(void);
 P11L_HIDDEN void p11l_release_all_bounded(const char *why);
 
 /* config.c */
+enum p11l_mode {
+	P11L_MODE_LOGOUT,	/* log out, close the logged-in slot's sessions */
+	P11L_MODE_CLOSE,	/* also close every other session left open */
+	P11L_MODE_FINALIZE,	/* also C_Finalize each module logged in */
+};
+
 struct p11l_config {
 	int debug;
 	/* Seconds the exit handler waits for the token; 0: no bound. */
 	unsigned timeout;
+	/* Seconds to keep retrying a login or session refused for lack of
+	 * sessions; 0: no retry. */
+	unsigned wait;
+	enum p11l_mode mode;
+	int log_syslog;
+	/* Patterns of the modules to wrap, separated by ':'; NULL: all. */
+	char *modules;
+	/* The real module, in module-wrapper mode. */
+	char *module;
 };
 #define P11L_DEFAULT_TIMEOUT 5
-#define P11L_MAX_TIMEOUT 3600
+#define P11L_MAX_SECONDS 3600
 P11L_HIDDEN const struct p11l_config *p11l_config(void);
 
 /* log.c */
@@ -167,6 +189,19 @@ P11L_HIDDEN void p11l_log(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 P11L_HIDDEN void p11l_warn(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+
+/* module-select.c */
+P11L_HIDDEN int p11l_module_selected(const char *path);
+
+/* session-wait.c */
+struct p11l_wait {
+	int started;
+	unsigned tries;
+	unsigned long long deadline;
+	unsigned delay;
+	unsigned seed;
+};
+P11L_HIDDEN int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 
 /* ckr-names.c */
 P11L_HIDDEN const char *p11l_ckr_name(CK_RV rv, char buf[32]);

@@ -1,0 +1,41 @@
+/* P11LOGOUT_MODULES: which modules are wrapped.  A pattern with a '/' is
+ * matched against the module's whole path as the loader resolved it; one
+ * without is matched against the file name alone, so "yubihsm_pkcs11.so"
+ * and "/usr/lib/x86_64-linux-gnu/yubihsm_pkcs11.so" both work.  Patterns are separated
+ * by ':'; no list means every module. */
+#include "config.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+#include "p11logout.h"
+
+int p11l_module_selected(const char *path)
+{
+	const char *list = p11l_config()->modules;
+	const char *base;
+
+	if (!list)
+		return 1;
+	if (!path)
+		return 0;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char pattern[512];
+
+		if (len > 0 && len < sizeof pattern) {
+			memcpy(pattern, p, len);
+			pattern[len] = '\0';
+			if (fnmatch(pattern, strchr(pattern, '/') ? path : base, 0) == 0)
+				return 1;
+		}
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return 0;
+}
