@@ -264,8 +264,28 @@ static void load(void)
 	}
 }
 
+/* The debug banner: the version and every effective setting, in the form
+ * `p11-run --show-config` prints. */
+static void banner(void)
+{
+	static const char modes[][10] = { "logout", "close", "finalize" };
+
+	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s",
+		 PACKAGE_VERSION, config.debug, config.timeout, config.wait,
+		 modes[config.mode], config.log_syslog ? "syslog" : "stderr",
+		 config.modules ? config.modules : "*",
+		 config.module ? config.module : "-");
+}
+
 const struct p11l_config *p11l_config(void)
 {
+	static int banner_shown;
+	int expected = 0;
+
 	pthread_once(&config_once, load);
+	if (!__atomic_load_n(&banner_shown, __ATOMIC_ACQUIRE) &&
+	    __atomic_compare_exchange_n(&banner_shown, &expected, 1, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		banner();
 	return &config;
 }
