@@ -1,0 +1,77 @@
+#!/bin/sh
+# More real consumers, each from Debian's packages, each traced by
+# pkcs11-spy: GnuTLS's p11tool (through p11-kit's module loading) listing
+# private keys with a login, and a PyKCS11 script that logs in and exits
+# without logging out.  Both clean up by themselves (each ends with its own
+# C_Finalize, which releases the login), so with the library the trace must
+# be the trace without it, call for call: nothing extra.
+
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
+. "$P11L_TEST_SRCDIR/spy-trace.sh"
+
+if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
+[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
+[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
+
+p11l_tmpdir
+p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+
+# run TAG MODE COMMAND...: the command on the spy, without the library
+# (none) or with it (lib); leaves $TAG.calls, $TAG.out, $TAG.err and rc.
+run() {
+	tag=$1 mode=$2
+	shift 2
+	case $mode in
+	none) set -- env -u LD_PRELOAD -u P11LOGOUT_DEBUG "$@" ;;
+	lib) set -- env P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB" "$@" ;;
+	esac
+	rm -f "$P11L_TMP/$tag".*
+	PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/$tag.trace \
+		"$@" >"$P11L_TMP/$tag.out" 2>"$P11L_TMP/$tag.err"
+	rc=$?
+	p11l_spy_calls "$P11L_TMP/$tag.trace" >"$P11L_TMP/$tag.calls"
+}
+
+# same_calls NAME: the with-library trace is the trace without it, and the
+# library really was at work (its debug lines recorded the login).
+same_calls() {
+	check "$1: same exit status with and without the library" [ "$rc_none" = "$rc_lib" ]
+	check "$1: same output with and without the library" cmp -s "$P11L_TMP/$1-none.out" "$P11L_TMP/$1-lib.out"
+	check "$1: the library recorded the login" grep -q 'login as user recorded' "$P11L_TMP/$1-lib.err"
+	check "$1: the program logged in (C_Login CKR_OK in the trace)" \
+		[ "$(p11l_calls_count "$P11L_TMP/$1-none.calls" C_Login CKR_OK)" -ge 1 ]
+	check "$1: it ends with its own C_Finalize" \
+		[ "$(tail -n 1 "$P11L_TMP/$1-none.calls")" = "C_Finalize CKR_OK" ]
+	check "$1: not one extra call with the library" cmp -s "$P11L_TMP/$1-none.calls" "$P11L_TMP/$1-lib.calls"
+	check "$1: no C_Logout from anyone" [ "$(p11l_calls_count "$P11L_TMP/$1-lib.calls" C_Logout)" -eq 0 ]
+}
+
+if command -v p11tool >/dev/null 2>&1; then
+	for mode in none lib; do
+		GNUTLS_PIN=$P11L_PIN run "p11tool-$mode" "$mode" p11tool --provider "$P11L_SPY" \
+			--login --list-privkeys "pkcs11:token=$P11L_TOKEN_LABEL"
+		eval "rc_$mode=\$rc"
+	done
+	check "p11tool lists the RSA key" grep -q "Label: $P11L_RSA_KEY" "$P11L_TMP/p11tool-lib.out"
+	same_calls p11tool
+else
+	diag "p11tool (gnutls-bin) not installed: its checks are skipped"
+	ok "# SKIP p11tool not installed"
+fi
+
+py=/usr/bin/python3
+if [ -x "$py" ] && "$py" -c 'import PyKCS11' 2>/dev/null; then
+	for mode in none lib; do
+		run "pykcs11-$mode" "$mode" "$py" "$P11L_TEST_SRCDIR/consumers.py" \
+			"$P11L_SPY" "$P11L_TOKEN_LABEL" "$P11L_PIN"
+		eval "rc_$mode=\$rc"
+	done
+	check "PyKCS11 finds both private keys (RSA and EC)" grep -qx 'private keys: 2' "$P11L_TMP/pykcs11-lib.out"
+	same_calls pykcs11
+else
+	diag "python3-pykcs11 not installed: its checks are skipped"
+	ok "# SKIP python3-pykcs11 not installed"
+fi
+
+done_testing
