@@ -25,6 +25,24 @@ void p11l_unlock(void)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/* A fork while another thread holds the lock would leave the child with a
+ * lock no one will release: take it around fork().  Registered at the first
+ * module seen, so processes without PKCS#11 have no fork handler of ours. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+static void atfork_release(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
 struct p11l_module *p11l_module_at(unsigned index)
 {
 	return index < P11L_MAX_MODULES ?
@@ -50,8 +68,11 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 
 	/* Reading the configuration here, at the first module, keeps the
 	 * library from doing any work in processes that never use PKCS#11. */
+	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
 	p11l_config();
 	p11l_entry_table_init();
+	pthread_once(&atfork_once, register_atfork);
 
 	if (dladdr(getter, &info) && info.dli_fbase) {
 		base = info.dli_fbase;
