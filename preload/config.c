@@ -41,7 +41,7 @@ static const char *env(const char *name)
 static int parse_bool(const char *v, struct p11l_config *c, size_t off)
 {
 	static const char yes[][6] = { "1", "yes", "true", "on" };
-	static const char no[][6] = { "0", "no", "false", "off" };
+	static const char no[][6] = { "0", "no", "false", "off", "" };
 	int *out = (int *)((char *)c + off);
 
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
