@@ -65,7 +65,7 @@ void p11l_entry_table_init(void)
 	pthread_once(&once, fill);
 }
 
-#define P11L_COUNT_SLOT(i) 1,
-static const unsigned char slots_generated[] = { P11L_FOR_EACH_SLOT(P11L_COUNT_SLOT) };
-_Static_assert(sizeof slots_generated == P11L_MAX_MODULES,
+#define P11L_COUNT_SLOT(i) + 1
+enum { slots_generated = 0 P11L_FOR_EACH_SLOT(P11L_COUNT_SLOT) };
+_Static_assert(slots_generated == P11L_MAX_MODULES,
 	       "P11L_FOR_EACH_SLOT must generate one row per module slot");

@@ -1,6 +1,8 @@
 #!/bin/sh
-# libp11logout.so exports only what it interposes (dlsym) and needs libc
-# alone: no libdl, no libcrypto, no libp11.
+# libp11logout.so exports only what it interposes and needs libc alone: no
+# libdl, no libcrypto, no libp11.  What it interposes: dlsym (to hand out
+# wrapped getters) and OPENSSL_cleanup (preload/openssl-cleanup.c: logins
+# are released before a program's own OPENSSL_cleanup tears OpenSSL down).
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 
 [ -f "$P11L_LIB" ] || bail_out "missing $P11L_LIB: run make first"
@@ -19,14 +21,16 @@ else
 	not_ok "nm -D --defined-only runs"
 fi
 awk 'NF >= 3 { print $3 }' "$T/nm" | sed 's/@.*//' | sort -u >"$T/defined"
-echo dlsym >"$T/want"
+printf '%s\n' OPENSSL_cleanup dlsym | sort >"$T/want"
 if cmp -s "$T/want" "$T/defined"; then
-	ok "the only defined dynamic symbol is dlsym"
+	ok "the defined dynamic symbols are exactly dlsym and OPENSSL_cleanup"
 else
-	not_ok "the only defined dynamic symbol is dlsym"
+	not_ok "the defined dynamic symbols are exactly dlsym and OPENSSL_cleanup"
 	show "$T/nm"
 fi
 check "dlsym is a function (T)" grep -Eq '^[0-9a-f]+ T dlsym(@|$)' "$T/nm"
+check "OPENSSL_cleanup is a function (T)" \
+	grep -Eq '^[0-9a-f]+ T OPENSSL_cleanup(@|$)' "$T/nm"
 
 # NEEDED entries, from two tools.
 readelf -d "$P11L_LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' | sort >"$T/needed.readelf"

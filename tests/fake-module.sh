@@ -19,6 +19,15 @@ done
 p11l_tmpdir
 T=$P11L_TMP
 
+# Only what a test sets: no P11LOGOUT_* from the caller, and an empty
+# configuration file instead of the system's.
+for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+: >"$T/empty.conf"
+P11LOGOUT_CONFIG=$T/empty.conf
+export P11LOGOUT_CONFIG
+
 if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=; fi
 
 # run TAG LIB [VAR=VALUE...] -- ARG...: runs the driver on the fake module
@@ -43,7 +52,7 @@ run() {
 	fi
 	# $vars is split on purpose: each is one VAR=VALUE without spaces.
 	# shellcheck disable=SC2086
-	env -u LD_PRELOAD -u P11LOGOUT_DEBUG -u FAKE_SLOTS -u FAKE_PRELOGIN \
+	env -u LD_PRELOAD -u FAKE_SLOTS -u FAKE_PRELOGIN \
 		-u FAKE_GETTER_FAIL -u FAKE_GETTER_NULL -u FAKE_LOGOUT_FAIL \
 		-u FAKE_DRIVER_EXIT \
 		FAKE_PIN="$PIN" FAKE_LOG="$T/$tag.log" $vars \

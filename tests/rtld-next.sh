@@ -17,6 +17,12 @@ for f in "$P11L_LIB" "$L/rtld-next-a.so" "$L/rtld-next-b.so" \
 done
 [ -x "$PROG" ] || bail_out "missing $PROG"
 p11l_tmpdir
+for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+: >"$P11L_TMP/empty.conf"
+P11LOGOUT_CONFIG=$P11L_TMP/empty.conf
+export P11LOGOUT_CONFIG
 
 if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=; fi
 
@@ -25,12 +31,12 @@ if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=;
 run() {
 	if [ -n "$1" ]; then
 		# shellcheck disable=SC2086 # TIMEOUT is a command and its argument
-		env -u P11LOGOUT_DEBUG -u LD_PRELOAD $TIMEOUT \
+		env -u LD_PRELOAD $TIMEOUT \
 			env LD_PRELOAD="$1" "$PROG" \
 			>"$P11L_TMP/out" 2>"$P11L_TMP/err" </dev/null
 	else
 		# shellcheck disable=SC2086
-		env -u P11LOGOUT_DEBUG -u LD_PRELOAD $TIMEOUT "$PROG" \
+		env -u LD_PRELOAD $TIMEOUT "$PROG" \
 			>"$P11L_TMP/out" 2>"$P11L_TMP/err" </dev/null
 	fi
 	rc=$?
