@@ -14,6 +14,10 @@
 #include "p11logout.h"
 
 static struct p11l_module *real_module;
+static CK_C_GetFunctionList raw_get_function_list;
+static CK_C_GetInterface raw_get_interface;
+static CK_C_GetInterfaceList raw_get_interface_list;
+static int raw_loaded;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
 static void *getter(void *handle, const char *name)
@@ -45,9 +49,16 @@ static void load_real_module(void)
 		p11l_warn("%s: not a PKCS#11 module (no C_GetFunctionList or C_GetInterface)", path);
 		return;
 	}
+	/* A real module that P11LOGOUT_MODULES leaves out, or one past the
+	 * table, is served unwrapped: the calls still reach it. */
 	m = p11l_module_for_getter(any);
-	if (!m)
+	if (!m) {
+		memcpy(&raw_get_function_list, &gfl, sizeof gfl);
+		memcpy(&raw_get_interface, &gi, sizeof gi);
+		memcpy(&raw_get_interface_list, &gil, sizeof gil);
+		__atomic_store_n(&raw_loaded, 1, __ATOMIC_RELEASE);
 		return;
+	}
 	memcpy(&m->real_get_function_list, &gfl, sizeof gfl);
 	memcpy(&m->real_get_interface, &gi, sizeof gi);
 	memcpy(&m->real_get_interface_list, &gil, sizeof gil);
@@ -64,7 +75,12 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
 {
 	struct p11l_module *m = real();
 
-	return m ? p11l_get_function_list(m->index, pp) : CKR_GENERAL_ERROR;
+	if (m)
+		return p11l_get_function_list(m->index, pp);
+	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
+		return raw_get_function_list ? raw_get_function_list(pp) :
+					       CKR_FUNCTION_NOT_SUPPORTED;
+	return CKR_GENERAL_ERROR;
 }
 
 __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE *list,
@@ -72,7 +88,12 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE *li
 {
 	struct p11l_module *m = real();
 
-	return m ? p11l_get_interface_list(m->index, list, count) : CKR_GENERAL_ERROR;
+	if (m)
+		return p11l_get_interface_list(m->index, list, count);
+	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
+		return raw_get_interface_list ? raw_get_interface_list(list, count) :
+						CKR_FUNCTION_NOT_SUPPORTED;
+	return CKR_GENERAL_ERROR;
 }
 
 __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR *name,
@@ -82,6 +103,10 @@ __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR *name,
 {
 	struct p11l_module *m = real();
 
-	return m ? p11l_get_interface(m->index, name, version, iface, flags) :
-		   CKR_GENERAL_ERROR;
+	if (m)
+		return p11l_get_interface(m->index, name, version, iface, flags);
+	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
+		return raw_get_interface ? raw_get_interface(name, version, iface, flags) :
+					   CKR_FUNCTION_NOT_SUPPORTED;
+	return CKR_GENERAL_ERROR;
 }

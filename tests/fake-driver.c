@@ -366,6 +366,37 @@ int main(int argc, char **argv)
 		(void)h;
 		expect("C_CloseAllSessions", FN(&m, CloseAllSessions)(1),
 		       CKR_OK);
+	} else if (strcmp(s, "mixed-slots") == 0) {
+		/* Slot 1: sessions 100 and 101, logged in on 101; slot 2:
+		 * session 102, not logged in.  With MODULE2, one session
+		 * there too, not logged in. */
+		CK_SLOT_ID slots[2];
+		CK_ULONG n = 2;
+
+		expect("C_GetSlotList",
+		       ((CK_RV(*)(CK_BYTE, CK_SLOT_ID *, CK_ULONG *))
+				m.fl->fn[P11L_C_GetSlotList])(1, slots, &n),
+		       CKR_OK);
+		if (n != 2)
+			fail("slot count", n);
+		open_session(&m, slots[0]);
+		login(&m, open_session(&m, slots[0]));
+		open_session(&m, slots[1]);
+		if (argc >= 4) {
+			load(&m2, argv[3], BY_FUNCTION_LIST);
+			initialize(&m2);
+			open_session(&m2, 1);
+		}
+	} else if (strcmp(s, "session-full") == 0) {
+		/* Every session the module has (64), then one more, which
+		 * fails with CKR_SESSION_COUNT. */
+		for (int i = 0; i < 64; i++)
+			open_session(&m, 1);
+		h = 0;
+		expect("C_OpenSession 65",
+		       FN(&m, OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL,
+					  &h),
+		       CKR_SESSION_COUNT);
 	} else {
 		fprintf(stderr, "fake-driver: unknown scenario %s\n", s);
 		return 2;

@@ -1,0 +1,79 @@
+#!/bin/sh
+# P11LOGOUT_WAIT against the fake module: only CKR_SESSION_COUNT is tried
+# again, until the time is up, and then the module's last answer comes back
+# unchanged; a wrong PIN is never tried again.  (wait-capped.sh has the
+# waits that end in success, on the session-capped fixture.)
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+. "$P11L_TEST_SRCDIR/settings-lib.sh"
+
+# --- a wrong PIN returns at once, tried once ---
+srun pin0 "" -- "$DRIVER" "$MOD" bad-pin
+srun pin lib P11LOGOUT_WAIT=30 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" bad-pin
+check "wrong PIN without the library: CKR_PIN_INCORRECT" \
+	grep -q 'C_Login .*-> CKR_PIN_INCORRECT' "$T/pin0.log"
+same "wrong PIN with P11LOGOUT_WAIT=30: stdout (CKR_PIN_INCORRECT) as without the library" \
+	"$T/pin0.out" "$T/pin.out"
+same "wrong PIN with the wait: the module's calls as without the library" \
+	"$T/pin0.log" "$T/pin.log"
+check "wrong PIN with the wait: exactly one C_Login reached the module" \
+	test "$(grep -c 'C_Login ' "$T/pin.log")" = 1
+check "wrong PIN with the wait: returns at once ($(ms pin) ms < 3000)" \
+	test "$(ms pin)" -lt 3000
+check "wrong PIN with the wait: no 'tried again' in the debug log" \
+	sh -c "! grep -q 'tried again' '$T/pin.err'"
+
+# --- a login that works is not delayed ---
+srun good lib P11LOGOUT_WAIT=30 -- "$DRIVER" "$MOD" one-slot
+check "a good login with the wait: exactly one C_Login" \
+	test "$(grep -c 'C_Login ' "$T/good.log")" = 1
+check "a good login with the wait: no delay ($(ms good) ms < 3000)" test "$(ms good)" -lt 3000
+
+# --- CKR_SESSION_COUNT from C_OpenSession: tried again until the time is
+# --- up, then returned unchanged ---
+srun full0 "" -- "$DRIVER" "$MOD" session-full
+check "no session free, without the library: the 65th C_OpenSession fails with CKR_SESSION_COUNT" \
+	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full0.log")" = 1
+check "no session free, without the library: status 0 (the program expected it)" \
+	test "$(rc full0)" = 0
+
+srun fullnw lib -- "$DRIVER" "$MOD" session-full
+same "no session free, library without the wait: the module's calls unchanged" \
+	"$T/full0.log" "$T/fullnw.log"
+
+for w in 1 2; do
+	srun "full$w" lib P11LOGOUT_WAIT=$w P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+	t=$(ms "full$w")
+	lo=$((w * 1000)) hi=$((w * 1000 + 1500))
+	same "P11LOGOUT_WAIT=$w: the program still gets CKR_SESSION_COUNT (stdout unchanged)" \
+		"$T/full0.out" "$T/full$w.out"
+	check "P11LOGOUT_WAIT=$w: status 0 as without the library" test "$(rc "full$w")" = 0
+	tries=$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full$w.log")
+	check "P11LOGOUT_WAIT=$w: C_OpenSession tried again ($tries calls)" test "$tries" -ge 3
+	check "P11LOGOUT_WAIT=$w: but fewer than once per 10 ms (backoff)" \
+		test "$tries" -le $((w * 100))
+	check "P11LOGOUT_WAIT=$w: given up after the wait ($t ms, between $lo and $hi)" \
+		test "$t" -ge "$lo" -a "$t" -lt "$hi"
+	n=$(sed -n 's/.*C_OpenSession: no session free; tried again \([0-9]*\) times -> CKR_SESSION_COUNT$/\1/p' "$T/full$w.err")
+	check "P11LOGOUT_WAIT=$w: the debug log counts the retries ($n, calls $tries)" \
+		test -n "$n" -a "$((n + 1))" = "$tries"
+	grep -v 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full$w.log" >"$T/full$w.rest"
+	grep -v 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full0.log" >"$T/full0.rest"
+	same "P11LOGOUT_WAIT=$w: no other extra call" "$T/full0.rest" "$T/full$w.rest"
+done
+
+# P11LOGOUT_WAIT=0 is no wait at all.
+srun full-w0 lib P11LOGOUT_WAIT=0 -- "$DRIVER" "$MOD" session-full
+same "P11LOGOUT_WAIT=0: no retry" "$T/full0.log" "$T/full-w0.log"
+
+# From the file, and through p11-run --wait.
+printf 'wait = 1\n' >"$T/w1.conf"
+srun full-file lib P11LOGOUT_CONFIG="$T/w1.conf" -- "$DRIVER" "$MOD" session-full
+check "'wait = 1' in the file: C_OpenSession tried again" \
+	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full-file.log")" -ge 3
+srun full-run "" -- "$P11L_RUN" --wait 1 "$DRIVER" "$MOD" session-full
+check "p11-run --wait 1: C_OpenSession tried again" \
+	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full-run.log")" -ge 3
+check "p11-run --wait 1: given up after about a second ($(ms full-run) ms)" \
+	test "$(ms full-run)" -ge 1000 -a "$(ms full-run)" -lt 2500
+
+done_testing
