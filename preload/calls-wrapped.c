@@ -52,12 +52,14 @@ CK_RV p11l_finalize(unsigned idx, CK_VOID_PTR reserved)
 	REAL(m, P11L_C_Finalize, CK_C_Finalize, f);
 	CK_RV rv;
 
+	unsigned long stamp = p11l_stamp();
+
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = f(reserved);
 	if (rv == CKR_OK) {
 		p11l_lock();
-		p11l_record_clear(m);
+		p11l_record_clear(m, stamp);
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
@@ -119,6 +121,8 @@ CK_RV p11l_close_all_sessions(unsigned idx, CK_SLOT_ID slot)
 	REAL(m, P11L_C_CloseAllSessions, CK_C_CloseAllSessions, f);
 	CK_RV rv;
 
+	unsigned long stamp = p11l_stamp();
+
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = f(slot);
@@ -126,7 +130,7 @@ CK_RV p11l_close_all_sessions(unsigned idx, CK_SLOT_ID slot)
 	 * after every PKCS#11 session is closed. */
 	if (rv == CKR_OK) {
 		p11l_lock();
-		p11l_record_sessions_remove_slot(m, slot);
+		p11l_record_sessions_remove_slot(m, slot, stamp);
 		p11l_unlock();
 	}
 	return rv;
@@ -237,6 +241,7 @@ CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session)
 {
 	struct p11l_module *m = p11l_module_at(idx);
 	REAL(m, P11L_C_Logout, CK_C_Logout, f);
+	unsigned long stamp = p11l_stamp();
 	CK_SLOT_ID slot;
 	CK_RV rv;
 
@@ -246,7 +251,7 @@ CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session)
 	if ((rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) &&
 	    session_slot(m, session, &slot)) {
 		p11l_lock();
-		p11l_record_login_remove(m, slot);
+		p11l_record_login_remove(m, slot, stamp);
 		p11l_unlock();
 	}
 	return rv;

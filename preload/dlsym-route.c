@@ -8,10 +8,22 @@
 
 static p11l_dlsym_fn real_dlsym;
 
+/* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
+ * while they start, before they can run instrumented code: the route to
+ * libc's dlsym must not be instrumented. */
+#if defined(__clang__)
+#define P11L_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+#elif defined(__GNUC__)
+#define P11L_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, \
+					 no_sanitize_undefined))
+#else
+#define P11L_NO_SANITIZE
+#endif
+
 /* libc's dlsym, found once through dlvsym so that our own exported dlsym
  * is skipped.  The default version changed in glibc 2.34; older ones and
  * other architectures use their baseline version. */
-static p11l_dlsym_fn real_dlsym_get(void)
+P11L_NO_SANITIZE static p11l_dlsym_fn real_dlsym_get(void)
 {
 	static const char versions[][12] = {
 		"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",
@@ -51,7 +63,7 @@ void *p11l_next_symbol(const char *name)
 	return f ? f(RTLD_NEXT, name) : NULL;
 }
 
-static int is_getter_name(const char *name)
+P11L_NO_SANITIZE static int is_getter_name(const char *name)
 {
 	return strcmp(name, "C_GetFunctionList") == 0 ||
 	       strcmp(name, "C_GetInterface") == 0 ||
@@ -61,7 +73,7 @@ static int is_getter_name(const char *name)
 /* Called for every dlsym in the process, so the common case is a few
  * compares.  Pseudo-handles are left alone: their meaning depends on the
  * caller, and a getter found that way belongs to another interposer. */
-p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name)
+P11L_NO_SANITIZE p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name)
 {
 	if (name && name[0] == 'C' && name[1] == '_' && name[2] == 'G' &&
 	    handle != RTLD_DEFAULT && handle != RTLD_NEXT &&

@@ -66,7 +66,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 		p11l_log("exit: %s: slot %lu: module is no longer loaded; nothing to call",
 			 m->path, slot);
 		p11l_lock();
-		p11l_record_clear(m);
+		p11l_record_clear(m, P11L_ALL_RECORDS);
 		p11l_unlock();
 		return;
 	}
@@ -80,7 +80,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 		log_call(m, slot, "C_OpenSession", rv == CKR_OK ? h : 0, rv);
 		if (rv != CKR_OK) {
 			p11l_lock();
-			p11l_record_login_remove(m, slot);
+			p11l_record_login_remove(m, slot, P11L_ALL_RECORDS);
 			p11l_unlock();
 			return;
 		}
@@ -91,7 +91,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	/* Whatever the module answered, this slot is done: a logout that
 	 * fails now would fail again. */
 	p11l_lock();
-	p11l_record_login_remove(m, slot);
+	p11l_record_login_remove(m, slot, P11L_ALL_RECORDS);
 	p11l_unlock();
 
 	for (;;) {
@@ -131,7 +131,7 @@ static void close_left_open(void)
 				break;
 			if (!module_still_loaded(m)) {
 				p11l_lock();
-				p11l_record_clear(m);
+				p11l_record_clear(m, P11L_ALL_RECORDS);
 				p11l_unlock();
 				break;
 			}
@@ -222,7 +222,6 @@ void p11l_release_all_bounded(const char *why)
 	unsigned timeout = p11l_config()->timeout;
 	struct timespec deadline;
 	sigset_t all, old;
-	pthread_attr_t attr;
 	pthread_t t;
 	int rc = 0;
 
@@ -244,10 +243,7 @@ void p11l_release_all_bounded(const char *why)
 	 * sets the calling thread's mask in glibc, as pthread_sigmask does.) */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, release_thread, NULL);
-	pthread_attr_destroy(&attr);
+	rc = pthread_create(&t, NULL, release_thread, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		p11l_log("%s: no thread for the release (%s); releasing without a bound",
@@ -260,6 +256,12 @@ void p11l_release_all_bounded(const char *why)
 	deadline.tv_sec += (time_t)timeout;
 	while ((rc = sem_timedwait(&release_done, &deadline)) != 0 && errno == EINTR)
 		;
+	/* Done in time: wait for the thread to end, so nothing of ours runs
+	 * on while OpenSSL and the module are torn down.  Stuck: let it be. */
+	if (rc == 0)
+		pthread_join(t, NULL);
+	else
+		pthread_detach(t);
 	if (rc != 0)
 		p11l_log("%s: the token did not answer within %u s; exiting without the logout",
 			  why, timeout);

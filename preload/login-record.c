@@ -9,6 +9,13 @@
 
 #include "p11logout.h"
 
+static unsigned long stamp_counter = 1;
+
+unsigned long p11l_stamp(void)
+{
+	return __atomic_fetch_add(&stamp_counter, 1, __ATOMIC_SEQ_CST);
+}
+
 static int grow(void **items, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
@@ -35,6 +42,7 @@ int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
 		if (m->sessions[i].handle == h) {
 			m->sessions[i].slot = slot;
 			m->sessions[i].pid = pid;
+			m->sessions[i].stamp = p11l_stamp();
 			return 1;
 		}
 	}
@@ -44,6 +52,7 @@ int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
 	m->sessions[m->nsessions].handle = h;
 	m->sessions[m->nsessions].slot = slot;
 	m->sessions[m->nsessions].pid = pid;
+	m->sessions[m->nsessions].stamp = p11l_stamp();
 	m->nsessions++;
 	return 1;
 }
@@ -58,10 +67,11 @@ void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h)
 	}
 }
 
-void p11l_record_sessions_remove_slot(struct p11l_module *m, CK_SLOT_ID slot)
+void p11l_record_sessions_remove_slot(struct p11l_module *m, CK_SLOT_ID slot,
+				      unsigned long before)
 {
 	for (size_t i = 0; i < m->nsessions;) {
-		if (m->sessions[i].slot == slot)
+		if (m->sessions[i].slot == slot && m->sessions[i].stamp < before)
 			m->sessions[i] = m->sessions[--m->nsessions];
 		else
 			i++;
@@ -122,6 +132,7 @@ int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 				m->logins[i].order = order;
 			}
 			m->logins[i].user = user;
+			m->logins[i].stamp = p11l_stamp();
 			return 1;
 		}
 	}
@@ -132,24 +143,37 @@ int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	m->logins[m->nlogins].user = user;
 	m->logins[m->nlogins].order = order;
 	m->logins[m->nlogins].pid = pid;
+	m->logins[m->nlogins].stamp = p11l_stamp();
 	m->nlogins++;
 	return 1;
 }
 
-void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot)
+void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
+			      unsigned long before)
 {
 	for (size_t i = 0; i < m->nlogins; i++) {
 		if (m->logins[i].slot == slot) {
-			m->logins[i] = m->logins[--m->nlogins];
+			if (m->logins[i].stamp < before)
+				m->logins[i] = m->logins[--m->nlogins];
 			return;
 		}
 	}
 }
 
-void p11l_record_clear(struct p11l_module *m)
+void p11l_record_clear(struct p11l_module *m, unsigned long before)
 {
-	m->nsessions = 0;
-	m->nlogins = 0;
+	for (size_t i = 0; i < m->nsessions;) {
+		if (m->sessions[i].stamp < before)
+			m->sessions[i] = m->sessions[--m->nsessions];
+		else
+			i++;
+	}
+	for (size_t i = 0; i < m->nlogins;) {
+		if (m->logins[i].stamp < before)
+			m->logins[i] = m->logins[--m->nlogins];
+		else
+			i++;
+	}
 }
 
 void p11l_record_forget_other_processes(struct p11l_module *m)

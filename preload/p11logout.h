@@ -38,10 +38,16 @@ struct p11l_wrapped_list {
 	int iface_set;
 };
 
+/* Every record carries the stamp it was added with (p11l_stamp).  A call
+ * that removes records takes a stamp before it calls the module and then
+ * removes only records older than that: one added by a call that raced
+ * with it stays.  A stale record costs one harmless call at exit; a lost
+ * one would leave the token logged in. */
 struct p11l_session {
 	CK_SESSION_HANDLE handle;
 	CK_SLOT_ID slot;
 	pid_t pid;
+	unsigned long stamp;
 };
 
 struct p11l_login {
@@ -51,6 +57,7 @@ struct p11l_login {
 	 * proxy chain starts its login before the inner one it forwards to. */
 	unsigned long order;
 	pid_t pid;
+	unsigned long stamp;
 };
 
 struct p11l_module {
@@ -141,7 +148,8 @@ P11L_HIDDEN CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session);
 P11L_HIDDEN int p11l_record_session_add(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID slot);
 P11L_HIDDEN void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h);
-P11L_HIDDEN void p11l_record_sessions_remove_slot(struct p11l_module *m, CK_SLOT_ID slot);
+P11L_HIDDEN void p11l_record_sessions_remove_slot(struct p11l_module *m,
+	CK_SLOT_ID slot, unsigned long before);
 P11L_HIDDEN int p11l_record_session_slot(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
 P11L_HIDDEN int p11l_record_session_on_slot(struct p11l_module *m,
@@ -150,8 +158,11 @@ P11L_HIDDEN int p11l_record_any_session(struct p11l_module *m,
 	CK_SESSION_HANDLE *h, CK_SLOT_ID *slot);
 P11L_HIDDEN int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
-P11L_HIDDEN void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot);
-P11L_HIDDEN void p11l_record_clear(struct p11l_module *m);
+P11L_HIDDEN void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
+	unsigned long before);
+P11L_HIDDEN void p11l_record_clear(struct p11l_module *m, unsigned long before);
+P11L_HIDDEN unsigned long p11l_stamp(void);
+#define P11L_ALL_RECORDS (~0UL)
 P11L_HIDDEN void p11l_record_forget_other_processes(struct p11l_module *m);
 P11L_HIDDEN int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
 

@@ -30,3 +30,10 @@ p11l_tmpdir() {
 	P11L_TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11l-test.XXXXXX") || bail_out "mktemp failed"
 	trap 'rm -rf "$P11L_TMP"' EXIT
 }
+
+# The LD_PRELOAD value that loads the library: P11L_PRELOAD_PREFIX (set by
+# the sanitizer CI: the ASan runtime, which must come first) then the
+# library.
+p11l_preload() {
+	echo "${P11L_PRELOAD_PREFIX:+$P11L_PRELOAD_PREFIX }$P11L_LIB"
+}
