@@ -150,7 +150,7 @@ static void load(struct module *m, const char *path, enum getter how)
 			if (v != NULL &&
 			    strcmp((const char *)ifs[i].pInterfaceName,
 				   P11L_INTERFACE_NAME) == 0 &&
-			    v->major == 3 && v->minor == 0)
+			    v->major >= 3)
 				m->fl = ifs[i].pFunctionList;
 		}
 		if (m->fl == NULL)

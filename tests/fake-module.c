@@ -60,9 +60,12 @@ struct fake_list_2 {
 	CK_VERSION version;
 	p11l_fn fn[P11L_FN_COUNT_2];
 };
+/* The 3.x list: 3.0 by default; FAKE_IFACE_VERSION=3.2 gives the 3.2
+ * layout, and any other version (say 9.9) one the library does not know.
+ * Allocated with only as many entries as that version has. */
 struct fake_list_3_0 {
 	CK_VERSION version;
-	p11l_fn fn[P11L_FN_COUNT_3_0];
+	p11l_fn fn[P11L_FN_COUNT_3_2];
 };
 _Static_assert(sizeof(struct fake_list_2) == 8 + 68 * 8 || sizeof(p11l_fn) != 8,
 	       "2.x list must be 8 + 68 pointers");
@@ -501,8 +504,14 @@ static void fill_lists(void)
 {
 	if (list_2 != NULL)
 		return;
+	const char *iv = getenv("FAKE_IFACE_VERSION");
+	unsigned major = 3, minor = 0, n3;
+
+	if (iv != NULL && sscanf(iv, "%u.%u", &major, &minor) != 2)
+		major = 3, minor = 0;
+	n3 = major == 3 && minor == 2 ? P11L_FN_COUNT_3_2 : P11L_FN_COUNT_3_0;
 	list_2 = malloc(sizeof *list_2);
-	list_3_0 = malloc(sizeof *list_3_0);
+	list_3_0 = malloc(offsetof(struct fake_list_3_0, fn) + n3 * sizeof(p11l_fn));
 	if (list_2 == NULL || list_3_0 == NULL) {
 		free(list_2);
 		free(list_3_0);
@@ -510,7 +519,7 @@ static void fill_lists(void)
 		list_3_0 = NULL;
 		return;
 	}
-	for (int i = 0; i < P11L_FN_COUNT_3_0; i++)
+	for (unsigned i = 0; i < n3; i++)
 		list_3_0->fn[i] = (p11l_fn)not_supported;
 	list_3_0->fn[P11L_C_Initialize] = (p11l_fn)C_Initialize;
 	list_3_0->fn[P11L_C_Finalize] = (p11l_fn)C_Finalize;
@@ -530,8 +539,8 @@ static void fill_lists(void)
 	memcpy(list_2->fn, list_3_0->fn, sizeof list_2->fn);
 	list_2->version.major = 2;
 	list_2->version.minor = 40;
-	list_3_0->version.major = 3;
-	list_3_0->version.minor = 0;
+	list_3_0->version.major = (CK_BYTE)major;
+	list_3_0->version.minor = (CK_BYTE)minor;
 	/* The default interface comes first. */
 	interfaces[0].pInterfaceName = interface_name;
 	interfaces[0].pFunctionList = list_3_0;

@@ -269,6 +269,28 @@ exits_as "login-3.0-list: a C_LoginUser login (C_GetInterfaceList) is logged out
 $LOGOUT_100
 EOF
 
+# A 3.2 list (104 entries, allocated at exactly that size) is wrapped too.
+both login-3.2-list FAKE_IFACE_VERSION=3.2 -- "$DRIVER" "$MOD" login-3.0-list
+baseline login-3.2-list
+unchanged login-3.2-list
+exits_as "login-3.2-list: a C_LoginUser login through a 3.2 list is logged out" \
+	login-3.2-list.with <<EOF
+$LOGOUT_100
+EOF
+
+# A version the library does not know passes through unwrapped: the
+# program works as without the library, and nothing is called at exit.
+both login-9.9-list FAKE_IFACE_VERSION=9.9 -- "$DRIVER" "$MOD" login-3.0-list
+baseline login-9.9-list
+unchanged login-9.9-list
+exits_as "login-9.9-list: an unknown list version is not wrapped: no call at exit" \
+	login-9.9-list.with <<EOF
+EOF
+env -u P11LOGOUT_MODE FAKE_IFACE_VERSION=9.9 FAKE_PIN="$PIN" FAKE_LOG=/dev/null P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB" \
+	"$DRIVER" "$MOD" login-3.0-list >/dev/null 2>"$T/login-9.9-debug.err"
+check "login-9.9-list: the debug log names the unknown version" \
+	grep -q 'function list version 9.9 is unknown; passed through unwrapped' "$T/login-9.9-debug.err"
+
 both login-if-2.40 -- "$DRIVER" "$MOD" login-if-2.40
 baseline login-if-2.40
 unchanged login-if-2.40
@@ -385,6 +407,19 @@ if command -v valgrind >/dev/null 2>&1; then
 		exits_as "$n: logged out at exit under valgrind" "$n" <<EOF
 $LOGOUT_100
 EOF
+	done
+	# The 3.2 list (104 entries) and an unknown version (92 entries,
+	# passed through): neither copy may read past the module's list.
+	for v in 3.2 9.9; do
+		n=valgrind.list-$v
+		run "$n" "$P11L_LIB" FAKE_IFACE_VERSION=$v -- valgrind -q --error-exitcode=99 \
+			"$DRIVER" "$MOD" login-3.0-list
+		if [ "$(cat "$T/$n.rc")" = 0 ] && [ ! -s "$T/$n.err" ]; then
+			ok "$n: no memory error under valgrind with the library"
+		else
+			not_ok "$n: no memory error under valgrind with the library"
+			show "$T/$n.err"
+		fi
 	done
 else
 	diag "valgrind not installed: list size checks not run"
