@@ -112,6 +112,42 @@ if [ -e "$CAPPED_MODULE" ]; then
 	row "signing processes against a 16-session capped token" "(fails from the 17th)" "$ok_n of $N_CAPPED in $((secs / 1000)).$(printf %03d $((secs % 1000))) s; taken after: $(capped_count)" "" "$N_CAPPED of $N_CAPPED"
 fi
 
+# 6. 64 processes at once against a cap of 16 with P11LOGOUT_WAIT, each
+# login held 0.5 s, next to the same 64 one after another.
+say "bench: 64 parallel processes with P11LOGOUT_WAIT, cap 16, logins held 0.5 s; then 64 sequential"
+if [ -e "$CAPPED_MODULE" ] && [ -d "$P11L_TMP/cap" ]; then
+	capped_env "$P11L_TMP/pool64"
+	CAPPED_HOLD_MS=500
+	export CAPPED_HOLD_MS
+	# Each process on its own copy of the token: SoftHSM2's file store is
+	# not safe for logins from several processes at once.
+	i=0
+	while [ $i -lt 64 ]; do
+		capped_token_copy "$P11L_TMP/cap" "$P11L_TMP/p64/$i" || bail_out "token copy"
+		i=$((i + 1))
+	done
+	one64() {
+		SOFTHSM2_CONF=$P11L_TMP/p64/$1/softhsm2.conf OPENSSL_CONF=$P11L_CONF \
+			LD_PRELOAD=$lib P11LOGOUT_WAIT=120 openssl dgst -sha256 -engine pkcs11 -keyform engine \
+			-sign "pkcs11:token=t;object=k1;type=private;pin-value=1234" \
+			-out "$P11L_TMP/p64/$1.sig" "$P11L_TMP/data" >/dev/null 2>&1 &&
+			echo ok >"$P11L_TMP/p64/$1.ok"
+	}
+	t0=$(now_ns) i=0
+	while [ $i -lt 64 ]; do one64 $i & i=$((i + 1)); done
+	wait
+	par_ms=$(( ($(now_ns) - t0) / 1000000 ))
+	par_ok=$(ls "$P11L_TMP"/p64/*.ok 2>/dev/null | wc -l)
+	par_taken=$(capped_count)
+	rm -f "$P11L_TMP"/p64/*.ok
+	t0=$(now_ns) i=0
+	while [ $i -lt 64 ]; do one64 $i; i=$((i + 1)); done
+	seq_ms=$(( ($(now_ns) - t0) / 1000000 ))
+	seq_ok=$(ls "$P11L_TMP"/p64/*.ok 2>/dev/null | wc -l)
+	row "64 signing processes, cap 16, logins held 0.5 s, P11LOGOUT_WAIT=120" "sequential: $seq_ok of 64 in $((seq_ms / 1000)).$(printf %03d $((seq_ms % 1000))) s" "all at once: $par_ok of 64 in $((par_ms / 1000)).$(printf %03d $((par_ms % 1000))) s; taken after: $par_taken" "$(awk -v a="$seq_ms" -v b="$par_ms" 'BEGIN { printf "%.1fx faster", a / b }')" "64 of 64"
+	unset CAPPED_HOLD_MS
+fi
+
 echo "Commit $(git -C "$P11L_TOP_SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
 echo
 echo "| measure | without | with libp11logout | difference | target |"
