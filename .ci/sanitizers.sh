@@ -17,7 +17,17 @@
 #  (b) clang TSan build, the thread and fork tests.
 #  (c) the robustness tests with every library-preloaded process under
 #      valgrind memcheck (P11L_VALGRIND=1: --error-exitcode=99,
-#      --errors-for-leak-kinds=definite).
+#      --errors-for-leak-kinds=definite; see P11L_VG in tests/tap-lib.sh).
+#  (d) the integration tests (openssl engine, p11-kit-proxy, pkcs11-tool,
+#      the batch signing against the session cap, p11tool and PyKCS11)
+#      the same way, in the same build.  tests/valgrind.supp suppresses
+#      only what other programs and libraries leak; batch-sign.sh runs 20
+#      sequential processes per case and 3 batches of 8 instead of 50 and 4.
+#
+# Every step runs, even after one fails; each step's test-suite.log is
+# copied to $P11L_CI_RESULTS (default ci-results/) as san-STEP.log, where
+# .ci/run adds up the results, and the script exits non-zero when any
+# step failed.
 #
 # The sanitizer runtimes look up what they intercept with dlsym(RTLD_NEXT)
 # while they initialise, before their shadow memory exists; the library's
@@ -27,6 +37,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 ci=$top/.ci
+results=${P11L_CI_RESULTS:-$top/ci-results}
+mkdir -p "$results"
+rm -f "$results"/san-*.log
+failed_steps=
 [ -x configure ] || autoreconf -fi
 
 asan_rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
@@ -44,18 +58,47 @@ build() {
 
 step() { echo "=== sanitizers: $* ($(date +%T))"; }
 
+# check NAME DIR [VAR=VALUE...] -- MAKE-ARGS...: "make MAKE-ARGS..." in
+# DIR with VAR=VALUE... in the environment; keeps tests/test-suite.log as
+# $results/san-NAME.log, prints it when the step fails (it holds the log
+# of every failed test) and records the failure.
+check() {
+	local name=$1 dir=$2 rc=0
+	shift 2
+	local vars=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+	shift
+	rm -f "$dir/tests/test-suite.log"
+	(cd "$dir" && env "${vars[@]}" make "$@") || rc=$?
+	if [ -f "$dir/tests/test-suite.log" ]; then
+		cp "$dir/tests/test-suite.log" "$results/san-$name.log"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "=== sanitizers: step $name FAILED (make status $rc)"
+		if [ -f "$dir/tests/test-suite.log" ]; then
+			cat "$dir/tests/test-suite.log"
+		else
+			# No test-suite.log: make failed before the tests ran.
+			echo "# ERROR: 1" >"$results/san-$name.log"
+		fi
+		failed_steps="$failed_steps $name"
+	fi
+	echo "=== sanitizers: step $name done ($(date +%T))"
+}
+
 # --- (a) ASan + UBSan -----------------------------------------------------
 step "ASan+UBSan build, whole suite"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 build ci-build-asan CC=clang \
 	CFLAGS="-O1 -g $san -fno-omit-frame-pointer -shared-libasan -fsanitize-ignorelist=$ci/sanitizer-ignorelist.txt" \
 	LDFLAGS="$san -shared-libasan -Wc,-shared-libasan -Wl,-rpath,$(dirname "$asan_rt")"
-(cd ci-build-asan &&
-	P11L_PRELOAD_PREFIX=$asan_rt \
+check asan ci-build-asan \
+	P11L_PRELOAD_PREFIX="$asan_rt" \
+	P11L_SANITIZER_NEEDED="$(basename "$asan_rt") libgcc_s.so.1" \
 	ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0:abort_on_error=0 \
-	LSAN_OPTIONS=suppressions=$ci/lsan-suppressions.txt:print_suppressions=0 \
+	LSAN_OPTIONS="suppressions=$ci/lsan-suppressions.txt:print_suppressions=0" \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	make -j2 check)
+	-- -j2 check
 
 # --- (b) TSan ---------------------------------------------------------------
 # The runtime is linked into each program (clang's default), so the
@@ -67,18 +110,36 @@ step "TSan build, thread and fork tests"
 build ci-build-tsan CC=clang \
 	CFLAGS="-O1 -g -fsanitize=thread -fsanitize-ignorelist=$ci/sanitizer-ignorelist.txt -mllvm -tsan-instrument-func-entry-exit=0" \
 	LDFLAGS="-fsanitize=thread"
-(cd ci-build-tsan &&
+# TSan sleeps atexit_sleep_ms (1 s) before a process exits, to catch races
+# with threads still running then: the time bounds of the tests get that
+# much slack and a half (P11L_TIME_SLACK_MS, tests/robust-lib.sh).
+check tsan ci-build-tsan \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	make -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh")
+	P11L_TIME_SLACK_MS=1500 \
+	-- -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh"
 
 # --- (c) valgrind memcheck --------------------------------------------------
 # robust-config.sh is left out: it runs ~250 processes for the parsing
 # alone, which ASan covers; robust-setuid.sh skips itself.
 step "valgrind memcheck, robustness tests"
 build ci-build-valgrind CFLAGS="-O1 -g"
-(cd ci-build-valgrind &&
-	P11L_VALGRIND=1 make -C tests -j2 check TESTS="robust-fork.sh \
+check valgrind-robust ci-build-valgrind P11L_VALGRIND=1 -- \
+	-C tests -j2 check TESTS="robust-fork.sh \
 		robust-threads.sh robust-unload.sh robust-openssl.sh \
-		robust-stuck.sh robust-twice.sh robust-misbehave.sh")
+		robust-stuck.sh robust-twice.sh robust-misbehave.sh"
 
+# --- (d) valgrind memcheck, integration tests -------------------------------
+# Each process that has the library preloaded runs under valgrind: openssl
+# with the libp11 engine, pkcs11-tool, p11tool, python3 with PyKCS11 and
+# late-client.  Same build as (c).
+step "valgrind memcheck, integration tests"
+check valgrind-integration ci-build-valgrind P11L_VALGRIND=1 \
+	P11L_BATCH_RUNS=20 P11L_BATCH_BATCHES=3 -- \
+	-C tests -j2 check TESTS="batch-sign.sh openssl-engine.sh \
+		p11kit-proxy.sh pkcs11-tool.sh consumers.sh"
+
+if [ -n "$failed_steps" ]; then
+	step "FAILED:$failed_steps"
+	exit 1
+fi
 step "all passed"

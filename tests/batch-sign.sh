@@ -6,12 +6,21 @@
 #  - 50 sequential late-client (written like libp11 >= 0.4.14), and its
 #    variant that logs out only after OPENSSL_cleanup
 #  - 4 batches of 8 openssl processes at once
+# With the library, P11L_BATCH_RUNS (default 50, at least 17) sequential
+# runs and P11L_BATCH_BATCHES (default 4, at least 3) batches: the valgrind
+# CI step, where each preloaded process runs under valgrind ($P11L_VG),
+# asks for fewer.  Either way more processes than the cap of 16 run.
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/capped-lib.sh"
 unset LD_PRELOAD
 capped_require
 [ -r "$P11L_ENGINE" ] || skip_all "no libp11 engine at $P11L_ENGINE"
 [ -e "$P11L_LIB" ] || bail_out "$P11L_LIB is not built"
+N=${P11L_BATCH_RUNS:-50}
+NB=${P11L_BATCH_BATCHES:-4}
+[ "$N" -ge 17 ] 2>/dev/null || bail_out "P11L_BATCH_RUNS must be at least 17, not '$N'"
+[ "$NB" -ge 3 ] 2>/dev/null || bail_out "P11L_BATCH_BATCHES must be at least 3, not '$NB'"
+LIBPRE=$(p11l_preload)
 p11l_tmpdir
 T=$P11L_TMP
 
@@ -30,25 +39,28 @@ URI="pkcs11:token=t;object=k1;type=private;pin-value=$CAPPED_PIN"
 printf late-client >"$T/late.dat"
 
 # sign DIR I [PRELOAD]: sign DIR/I.dat into DIR/I.sig, stderr in DIR/I.err;
-# prints nothing, returns openssl's status.
+# prints nothing, returns openssl's status.  With PRELOAD, openssl runs
+# under $P11L_VG (valgrind, when P11L_VALGRIND=1); without, after
+# $P11L_BARE (the ASan runtime that the fixture needs in the ASan step).
 sign() {
 	[ -f "$1/$2.dat" ] || printf 'file %s of %s\n' "$2" "$1" >"$1/$2.dat"
 	if [ -n "${3:-}" ]; then
-		LD_PRELOAD=$3 openssl dgst -sha256 -engine pkcs11 \
+		LD_PRELOAD=$3 $P11L_VG openssl dgst -sha256 -engine pkcs11 \
 			-keyform engine -sign "$URI" -out "$1/$2.sig" \
 			"$1/$2.dat" >/dev/null 2>"$1/$2.err"
 	else
-		openssl dgst -sha256 -engine pkcs11 -keyform engine \
+		$P11L_BARE openssl dgst -sha256 -engine pkcs11 -keyform engine \
 			-sign "$URI" -out "$1/$2.sig" "$1/$2.dat" \
 			>/dev/null 2>"$1/$2.err"
 	fi
 }
-# late DIR I [PRELOAD] [ARGS...]: late-client, signature in DIR/I.sig.
+# late DIR I [PRELOAD] [ARGS...]: late-client, signature in DIR/I.sig
+# (with PRELOAD, under $P11L_VG).
 late() {
 	ld=$1 li=$2 lpre=$3
 	shift 3
 	if [ -n "$lpre" ]; then
-		LD_PRELOAD=$lpre "$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" \
+		LD_PRELOAD=$lpre $P11L_VG "$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" \
 			-o "$ld/$li.sig" "$CAPPED_MODULE" t k1 2>"$ld/$li.err"
 	else
 		"$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" \
@@ -120,15 +132,15 @@ start=$(capped_count)
 check "two sessions taken beforehand" test "$start" = 2
 mkdir "$T/seq1"
 fails=
-for i in $(seq 50); do sign "$T/seq1" "$i" "$P11L_LIB" || fails="$fails $i"; done
+for i in $(seq "$N"); do sign "$T/seq1" "$i" "$LIBPRE" || fails="$fails $i"; done
 if [ -z "$fails" ]; then
-	ok "openssl with libp11logout: all 50 succeed"
+	ok "openssl with libp11logout: all $N succeed"
 else
 	not_ok "openssl with libp11logout: failed runs:$fails"
 	set -- $fails
 	sed 's/^/#   /' "$T/seq1/$1.err"
 fi
-check "all 50 signatures verify" verify_all "$T/seq1" "" $(seq 50)
+check "all $N signatures verify" verify_all "$T/seq1" "" $(seq "$N")
 count_is "$start" "the count is back to its start"
 t1=$(date +%s)
 diag "openssl runs: $((t1 - t0)) s"
@@ -147,15 +159,15 @@ take 2
 start=$(capped_count)
 mkdir "$T/late1"
 fails=
-for i in $(seq 50); do late "$T/late1" "$i" "$P11L_LIB" || fails="$fails $i"; done
+for i in $(seq "$N"); do late "$T/late1" "$i" "$LIBPRE" || fails="$fails $i"; done
 if [ -z "$fails" ]; then
-	ok "late-client with libp11logout: all 50 succeed"
+	ok "late-client with libp11logout: all $N succeed"
 else
 	not_ok "late-client with libp11logout: failed runs:$fails"
 	set -- $fails
 	sed 's/^/#   /' "$T/late1/$1.err"
 fi
-check "all 50 late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq 50)
+check "all $N late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq "$N")
 count_is "$start" "the count is back to its start"
 
 # The variant that logs out only after OPENSSL_cleanup.
@@ -176,9 +188,9 @@ take 2
 start=$(capped_count)
 mkdir "$T/var1"
 fails=
-for i in $(seq 50); do late "$T/var1" "$i" "$P11L_LIB" --late-logout || fails="$fails $i"; done
+for i in $(seq "$N"); do late "$T/var1" "$i" "$LIBPRE" --late-logout || fails="$fails $i"; done
 if [ -z "$fails" ]; then
-	ok "late-logout variant with libp11logout: all 50 succeed"
+	ok "late-logout variant with libp11logout: all $N succeed"
 else
 	not_ok "late-logout variant with libp11logout: failed runs:$fails"
 	set -- $fails
@@ -188,19 +200,22 @@ count_is "$start" "the count is back to its start"
 t2=$(date +%s)
 diag "late-client runs: $((t2 - t1)) s"
 
-# --- 4. parallel: 4 batches of 8 openssl processes at once ---
+# --- 4. parallel: batches of 8 openssl processes at once ---
 # SoftHSM2 2.6.1's file store is not safe for concurrent logins: each
 # process gets its own copy of the token; the fixture's pool is still one.
-for i in $(seq 32); do
+NP=$((NB * 8))
+ncopies=$NP
+[ "$ncopies" -ge 32 ] || ncopies=32
+for i in $(seq "$ncopies"); do
 	capped_token_copy "$T/tok" "$T/par/$i" || bail_out "cannot copy the token"
 done
 CAPPED_HOLD_MS=400
 export CAPPED_HOLD_MS
-# batches PRELOAD: 4 batches of 8; DIR/I.rc per process; prints the
-# highest count seen while they ran.
+# batches PRELOAD COUNT: COUNT batches of 8; DIR/I.rc per process; prints
+# the highest count seen while they ran.
 batches() {
 	peak=0
-	for b in 0 1 2 3; do
+	for b in $(seq 0 $(($2 - 1))); do
 		pids=
 		for j in $(seq 8); do
 			i=$((b * 8 + j))
@@ -226,26 +241,26 @@ batches() {
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
 start=$(capped_count)
-peak=$(batches "$P11L_LIB")
+peak=$(batches "$LIBPRE" "$NB")
 fails=
-for i in $(seq 32); do [ "$(cat "$T/par/$i/$i.rc")" = 0 ] || fails="$fails $i"; done
+for i in $(seq "$NP"); do [ "$(cat "$T/par/$i/$i.rc")" = 0 ] || fails="$fails $i"; done
 if [ -z "$fails" ]; then
-	ok "parallel with libp11logout: all 32 succeed"
+	ok "parallel with libp11logout: all $NP succeed"
 else
 	not_ok "parallel with libp11logout: failed runs:$fails"
 	set -- $fails
 	sed 's/^/#   /' "$T/par/$1/$1.err"
 fi
 bad=
-for i in $(seq 32); do verify_all "$T/par/$i" "" "$i" >/dev/null || bad="$bad $i"; done
-check "all 32 signatures verify${bad:+ (not:$bad)}" test -z "$bad"
+for i in $(seq "$NP"); do verify_all "$T/par/$i" "" "$i" >/dev/null || bad="$bad $i"; done
+check "all $NP signatures verify${bad:+ (not:$bad)}" test -z "$bad"
 count_is "$start" "the count is back to its start"
 check "the processes overlapped (peak count $peak, start $start)" \
 	test "$peak" -ge $((start + 2))
 
 "$CAPPED_COUNT" --reset >/dev/null
 rm -f "$T"/par/*/*.rc "$T"/par/*/*.sig
-peak=$(batches "")
+peak=$(batches "" 4)
 okrun=0 capfail=0
 for i in $(seq 32); do
 	if [ "$(cat "$T/par/$i/$i.rc")" = 0 ]; then

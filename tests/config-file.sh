@@ -128,18 +128,18 @@ if command -v strace >/dev/null 2>&1 &&
 		grep -c -F "\"$T/watch.conf\"" "$T/$1.strace" || true
 	}
 	srun st-true "" -- strace -f -qq -o "$T/st-true.strace" -e trace=openat \
-		env LD_PRELOAD="$P11L_LIB" P11LOGOUT_CONFIG="$T/watch.conf" /bin/true
+		env LD_PRELOAD="$(p11l_preload)" $P11L_ASAN_NOLEAKS P11LOGOUT_CONFIG="$T/watch.conf" /bin/true
 	check "strace ran /bin/true (status 0)" test "$(rc st-true)" = 0
 	check "the library was loaded into /bin/true" \
 		grep -q -F 'libp11logout.so' "$T/st-true.strace"
 	check "a process with no PKCS#11 (/bin/true) never opens the file" \
 		test "$(opens st-true)" = 0
 	srun st-sh "" -- strace -f -qq -o "$T/st-sh.strace" -e trace=openat \
-		env LD_PRELOAD="$P11L_LIB" P11LOGOUT_CONFIG="$T/watch.conf" \
+		env LD_PRELOAD="$(p11l_preload)" $P11L_ASAN_NOLEAKS P11LOGOUT_CONFIG="$T/watch.conf" \
 		sh -c 'echo hello; true'
 	check "nor does a shell that runs commands" test "$(opens st-sh)" = 0
 	srun st-two "" -- strace -f -qq -o "$T/st-two.strace" -e trace=openat \
-		env LD_PRELOAD="$P11L_LIB" P11LOGOUT_CONFIG="$T/watch.conf" \
+		env LD_PRELOAD="$(p11l_preload)" $P11L_ASAN_NOLEAKS P11LOGOUT_CONFIG="$T/watch.conf" \
 		"$DRIVER" "$MOD" two-modules "$MOD2"
 	check "a program with two modules opens it exactly once (got $(opens st-two))" \
 		test "$(opens st-two)" = 1

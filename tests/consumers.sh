@@ -24,11 +24,12 @@ run() {
 	shift 2
 	case $mode in
 	none) set -- env -u LD_PRELOAD -u P11LOGOUT_DEBUG "$@" ;;
-	lib) set -- env P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB" "$@" ;;
+	lib) set -- env P11LOGOUT_DEBUG=1 LD_PRELOAD="$(p11l_preload)" \
+		$P11L_ASAN_NOLEAKS $P11L_VG "$@" ;;
 	esac
 	rm -f "$P11L_TMP/$tag".*
 	PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/$tag.trace \
-		"$@" >"$P11L_TMP/$tag.out" 2>"$P11L_TMP/$tag.err"
+		timeout 300 "$@" >"$P11L_TMP/$tag.out" 2>"$P11L_TMP/$tag.err"
 	rc=$?
 	p11l_spy_calls "$P11L_TMP/$tag.trace" >"$P11L_TMP/$tag.calls"
 }
@@ -37,6 +38,10 @@ run() {
 # library really was at work (its debug lines recorded the login).
 same_calls() {
 	check "$1: same exit status with and without the library" [ "$rc_none" = "$rc_lib" ]
+	if [ "$rc_none" != "$rc_lib" ]; then
+		diag "status $rc_none without the library, $rc_lib with it; its stderr:"
+		grep -a -v '^libp11logout:' "$P11L_TMP/$1-lib.err" | head -n 60 | sed 's/^/#   /'
+	fi
 	check "$1: same output with and without the library" cmp -s "$P11L_TMP/$1-none.out" "$P11L_TMP/$1-lib.out"
 	check "$1: the library recorded the login" grep -q 'login as user recorded' "$P11L_TMP/$1-lib.err"
 	check "$1: the program logged in (C_Login CKR_OK in the trace)" \
@@ -47,7 +52,14 @@ same_calls() {
 	check "$1: no C_Logout from anyone" [ "$(p11l_calls_count "$P11L_TMP/$1-lib.calls" C_Logout)" -eq 0 ]
 }
 
-if command -v p11tool >/dev/null 2>&1; then
+# Under the sanitizer CI's ASan step, p11tool never exits: with only the
+# ASan runtime preloaded (no libp11logout) it blocks in libp11-kit's
+# destructor (freelocale, on glibc's locale lock).  The other builds and
+# the valgrind step run it.
+if [ -n "${P11L_PRELOAD_PREFIX:-}" ]; then
+	diag "ASan build: p11tool hangs at exit under the ASan runtime alone; its checks are skipped"
+	ok "# SKIP p11tool hangs under the ASan runtime, without libp11logout too"
+elif command -v p11tool >/dev/null 2>&1; then
 	for mode in none lib; do
 		GNUTLS_PIN=$P11L_PIN run "p11tool-$mode" "$mode" p11tool --provider "$P11L_SPY" \
 			--login --list-privkeys "pkcs11:token=$P11L_TOKEN_LABEL"

@@ -84,12 +84,12 @@ else
 	p11l_engine_conf "$P11L_CONF" "$WRAPPER"
 	P11LOGOUT_MODULE=$P11L_SPY
 	export P11LOGOUT_MODULE
-	p11l_sign wrap "$P11L_RSA_KEY" env -u LD_PRELOAD
+	p11l_sign wrap "$P11L_RSA_KEY" env LD_PRELOAD="$(p11l_preload_none)"
 	p11l_check_signed "engine -> wrapper -> spy -> SoftHSM2" "$P11L_RSA_PUB"
 	p11l_check_released "engine -> wrapper -> spy -> SoftHSM2, no LD_PRELOAD"
 	p11l_check_quiet "engine -> wrapper"
 
-	p11l_sign wrapd "$P11L_RSA_KEY" env -u LD_PRELOAD P11LOGOUT_DEBUG=1
+	p11l_sign wrapd "$P11L_RSA_KEY" env LD_PRELOAD="$(p11l_preload_none)" P11LOGOUT_DEBUG=1
 	check "with P11LOGOUT_DEBUG=1: the exit's C_Logout -> CKR_OK is reported" \
 		grep -q '^libp11logout: exit: .*pkcs11-spy.so: slot [0-9]*: C_Logout(session [0-9]*) -> CKR_OK' "$P11L_TMP/wrapd.err"
 
@@ -126,7 +126,7 @@ else
 		ci=$1 cm=$2
 		shift 2
 		printf 'file %s\n' "$ci" >"$T/batch/$ci.dat"
-		env -u LD_PRELOAD PKCS11_MODULE_PATH="$cm" "$@" openssl dgst -sha256 \
+		env LD_PRELOAD="$(p11l_preload_none)" PKCS11_MODULE_PATH="$cm" "$@" openssl dgst -sha256 \
 			-engine pkcs11 -keyform engine -sign "$URI" \
 			-out "$T/batch/$ci.sig" "$T/batch/$ci.dat" >/dev/null 2>"$T/batch/$ci.err"
 	}

@@ -38,7 +38,7 @@ baseline EC "$P11L_EC_KEY" "$P11L_EC_PUB"
 
 # With LD_PRELOAD: the login is released, once, and the sessions closed.
 preloaded() {
-	p11l_sign "lib-$2" "$2" env -u P11LOGOUT_DEBUG LD_PRELOAD="$P11L_LIB"
+	p11l_sign "lib-$2" "$2" env -u P11LOGOUT_DEBUG LD_PRELOAD="$(p11l_preload)" $P11L_VG
 	p11l_check_signed "$1 with LD_PRELOAD" "$3"
 	p11l_check_released "$1 with LD_PRELOAD"
 	p11l_check_closed "$1 with LD_PRELOAD"
@@ -49,7 +49,7 @@ preloaded EC "$P11L_EC_KEY" "$P11L_EC_PUB"
 
 # P11LOGOUT_DEBUG=1 reports, and changes nothing in what reaches the module.
 desc="EC with LD_PRELOAD and P11LOGOUT_DEBUG=1"
-p11l_sign "dbg-$P11L_EC_KEY" "$P11L_EC_KEY" env P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB"
+p11l_sign "dbg-$P11L_EC_KEY" "$P11L_EC_KEY" env P11LOGOUT_DEBUG=1 LD_PRELOAD="$(p11l_preload)" $P11L_VG
 p11l_check_signed "$desc" "$P11L_EC_PUB"
 p11l_check_released "$desc"
 p11l_check_closed "$desc"
@@ -58,7 +58,7 @@ p11l_check_debug "$desc"
 # Through the wrapper script, as a user runs it.
 desc="RSA through p11-run"
 p11l_sign "run-$P11L_RSA_KEY" "$P11L_RSA_KEY" \
-	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN"
+	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN" $P11L_VG
 p11l_check_signed "$desc" "$P11L_RSA_PUB"
 p11l_check_released "$desc"
 p11l_check_closed "$desc"
@@ -66,7 +66,7 @@ p11l_check_quiet "$desc"
 
 desc="EC through p11-run -d"
 p11l_sign "rund-$P11L_EC_KEY" "$P11L_EC_KEY" \
-	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN" -d --
+	env -u P11LOGOUT_DEBUG -u LD_PRELOAD "$P11L_RUN" -d -- $P11L_VG
 p11l_check_signed "$desc" "$P11L_EC_PUB"
 p11l_check_released "$desc"
 p11l_check_closed "$desc"
@@ -79,7 +79,7 @@ tag=env-$P11L_RSA_KEY
 rm -f "$P11L_TMP/$tag".*
 PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/$tag.trace \
 PKCS11_MODULE_PATH=$P11L_SPY OPENSSL_ENGINES=$(dirname "$P11L_ENGINE") \
-	env -u OPENSSL_CONF -u P11LOGOUT_DEBUG LD_PRELOAD="$P11L_LIB" \
+	env -u OPENSSL_CONF -u P11LOGOUT_DEBUG LD_PRELOAD="$(p11l_preload)" $P11L_VG \
 	openssl dgst -sha256 -engine pkcs11 -keyform engine \
 	-sign "pkcs11:token=$P11L_TOKEN_LABEL;object=$P11L_RSA_KEY;type=private;pin-value=$P11L_PIN" \
 	-out "$P11L_TMP/$tag.sig" "$P11L_TMP/data" \

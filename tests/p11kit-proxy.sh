@@ -56,7 +56,8 @@ base() {
 }
 lib() {
 	as_user env -u P11LOGOUT_DEBUG \
-		HOME="$home" XDG_CONFIG_HOME="$home/.config" LD_PRELOAD="$P11L_LIB" "$@"
+		HOME="$home" XDG_CONFIG_HOME="$home/.config" \
+		LD_PRELOAD="$(p11l_preload)" $P11L_VG "$@"
 }
 
 # ---- A: engine -> p11-kit-proxy -> spy -> SoftHSM2 ----

@@ -34,9 +34,10 @@ tool() {
 	done
 	case $mode in
 	none) set -- env -u LD_PRELOAD -u P11LOGOUT_DEBUG pkcs11-tool "$@" ;;
-	lib) set -- env -u P11LOGOUT_DEBUG LD_PRELOAD="$P11L_LIB" \
-		LD_DEBUG=libs LD_DEBUG_OUTPUT="$P11L_TMP/$tag.lddebug" pkcs11-tool "$@" ;;
-	debug) set -- env P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB" pkcs11-tool "$@" ;;
+	lib) set -- env -u P11LOGOUT_DEBUG LD_PRELOAD="$(p11l_preload)" $P11L_ASAN_NOLEAKS \
+		LD_DEBUG=libs LD_DEBUG_OUTPUT="$P11L_TMP/$tag.lddebug" $P11L_VG pkcs11-tool "$@" ;;
+	debug) set -- env P11LOGOUT_DEBUG=1 LD_PRELOAD="$(p11l_preload)" $P11L_ASAN_NOLEAKS \
+		$P11L_VG pkcs11-tool "$@" ;;
 	esac
 	PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$P11L_TMP/$tag.trace \
 		"$@" >"$P11L_TMP/$tag.out" 2>"$P11L_TMP/$tag.err"

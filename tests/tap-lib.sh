@@ -37,3 +37,47 @@ p11l_tmpdir() {
 p11l_preload() {
 	echo "${P11L_PRELOAD_PREFIX:+$P11L_PRELOAD_PREFIX }$P11L_LIB"
 }
+# The LD_PRELOAD value of a run without the preloaded library that still
+# loads it as a module (libp11logout-module.so): empty, or under the
+# sanitizer CI the runtime that must come first.
+p11l_preload_none() {
+	echo "${P11L_PRELOAD_PREFIX:-}"
+}
+# Under the sanitizer CI's ASan step (P11L_PRELOAD_PREFIX set), a setting
+# for env that turns LeakSanitizer off; empty otherwise.  For programs that
+# unload their PKCS#11 module before they exit (pkcs11-tool, PyKCS11):
+# LeakSanitizer names an unloaded object "<unknown module>", so the
+# module's own leaks (pkcs11-spy's) cannot be suppressed by name; for
+# programs run under strace: LeakSanitizer does not work under ptrace; and
+# for runs without libp11logout.  ASan still checks every memory access,
+# and the valgrind step (P11L_VG, --keep-debuginfo) checks the leaks of
+# the pkcs11-tool and PyKCS11 runs.
+P11L_ASAN_NOLEAKS=
+if [ -n "${P11L_PRELOAD_PREFIX:-}" ]; then
+	P11L_ASAN_NOLEAKS="ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0"
+fi
+# P11L_BARE: the prefix of a run without libp11logout of a program that is
+# not built with ASan (openssl, pkcs11-tool) but loads a test module that
+# is, in the ASan step: env, the ASan runtime in LD_PRELOAD, and
+# P11L_ASAN_NOLEAKS.  Empty otherwise.
+P11L_BARE=
+if [ -n "${P11L_PRELOAD_PREFIX:-}" ]; then
+	P11L_BARE="env LD_PRELOAD=$P11L_PRELOAD_PREFIX $P11L_ASAN_NOLEAKS"
+fi
+
+# P11L_VALGRIND=1 (the valgrind step of the sanitizer CI): P11L_VG is the
+# valgrind memcheck command line that the tests put right before each
+# program they run with the library preloaded, after "env LD_PRELOAD=...":
+#     env LD_PRELOAD="$(p11l_preload)" $P11L_VG openssl ...
+# (unquoted; empty otherwise).  Any memory error, or a block definitely
+# lost, makes the program exit with status 99, which every such test
+# checks.  tests/valgrind.supp suppresses only what other programs and
+# libraries (pkcs11-spy, p11-kit...) do, never a block that libp11logout
+# allocates.  --keep-debuginfo: a module unloaded before the exit is still
+# named in a leak report, so that its suppression applies.
+if [ "${P11L_VALGRIND:-0}" = 1 ]; then
+	command -v valgrind >/dev/null 2>&1 || bail_out "P11L_VALGRIND=1 but valgrind is not installed"
+	P11L_VG="valgrind -q --keep-debuginfo=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --suppressions=$P11L_TEST_SRCDIR/valgrind.supp"
+else
+	P11L_VG=
+fi
