@@ -63,13 +63,6 @@ void *p11l_next_symbol(const char *name)
 	return f ? f(RTLD_NEXT, name) : NULL;
 }
 
-P11L_NO_SANITIZE static int is_getter_name(const char *name)
-{
-	return strcmp(name, "C_GetFunctionList") == 0 ||
-	       strcmp(name, "C_GetInterface") == 0 ||
-	       strcmp(name, "C_GetInterfaceList") == 0;
-}
-
 /* Called for every dlsym in the process, so the common case is a few
  * compares.  Pseudo-handles are left alone: their meaning depends on the
  * caller, and a getter found that way belongs to another interposer. */
@@ -77,7 +70,7 @@ P11L_NO_SANITIZE p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name)
 {
 	if (name && name[0] == 'C' && name[1] == '_' && name[2] == 'G' &&
 	    handle != RTLD_DEFAULT && handle != RTLD_NEXT &&
-	    is_getter_name(name))
+	    p11l_getter_index(name) >= 0)
 		return p11l_dlsym_wrap;
 
 	p11l_dlsym_fn f = real_dlsym_get();
@@ -93,6 +86,7 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 	struct p11l_module *m;
 	const struct p11l_entries *e;
 	void *wrapper;
+	int which;
 
 	if (!sym)
 		return NULL;
@@ -103,22 +97,9 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 
 	/* Each getter is kept once; a second lookup of the same module finds
 	 * the same entry points and so the same wrapped lists and record. */
-	if (strcmp(name, "C_GetFunctionList") == 0) {
-		CK_C_GetFunctionList g;
-		memcpy(&g, &sym, sizeof g);
-		__atomic_store_n(&m->real_get_function_list, g, __ATOMIC_RELEASE);
-		memcpy(&wrapper, &e->get_function_list, sizeof wrapper);
-	} else if (strcmp(name, "C_GetInterface") == 0) {
-		CK_C_GetInterface g;
-		memcpy(&g, &sym, sizeof g);
-		__atomic_store_n(&m->real_get_interface, g, __ATOMIC_RELEASE);
-		memcpy(&wrapper, &e->get_interface, sizeof wrapper);
-	} else {
-		CK_C_GetInterfaceList g;
-		memcpy(&g, &sym, sizeof g);
-		__atomic_store_n(&m->real_get_interface_list, g, __ATOMIC_RELEASE);
-		memcpy(&wrapper, &e->get_interface_list, sizeof wrapper);
-	}
+	which = p11l_getter_index(name);
+	p11l_set_real_getter(m, which, sym);
+	wrapper = p11l_wrapped_getter(e, which);
 	p11l_log("%s: %s wrapped", m->path, name);
 	return wrapper;
 }

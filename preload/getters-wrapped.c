@@ -7,43 +7,68 @@
 
 #include "p11logout.h"
 
-static CK_C_GetFunctionList real_get_function_list(struct p11l_module *m)
+static const struct {
+	char name[20];
+	unsigned list_index;
+} getters[P11L_GETTERS] = {
+	[P11L_GETTER_FUNCTION_LIST] = { "C_GetFunctionList", P11L_C_GetFunctionList },
+	[P11L_GETTER_INTERFACE] = { "C_GetInterface", P11L_C_GetInterface },
+	[P11L_GETTER_INTERFACE_LIST] = { "C_GetInterfaceList", P11L_C_GetInterfaceList },
+};
+
+/* Which getter NAME is, or -1. */
+int p11l_getter_index(const char *name)
 {
-	CK_C_GetFunctionList g = __atomic_load_n(&m->real_get_function_list,
-						 __ATOMIC_ACQUIRE);
-	if (!g) {
-		p11l_fn f = p11l_real_fn(m, P11L_C_GetFunctionList);
-		memcpy(&g, &f, sizeof g);
-	}
-	return g;
+	for (int i = 0; i < P11L_GETTERS; i++)
+		if (strcmp(name, getters[i].name) == 0)
+			return i;
+	return -1;
 }
 
-static CK_C_GetInterface real_get_interface(struct p11l_module *m)
+void p11l_set_real_getter(struct p11l_module *m, int which, void *sym)
 {
-	CK_C_GetInterface g = __atomic_load_n(&m->real_get_interface,
-					      __ATOMIC_ACQUIRE);
-	if (!g) {
-		p11l_fn f = p11l_real_fn(m, P11L_C_GetInterface);
-		memcpy(&g, &f, sizeof g);
-	}
-	return g;
+	p11l_fn f;
+
+	memcpy(&f, &sym, sizeof f);
+	__atomic_store_n(&m->real_getter[which], f, __ATOMIC_RELEASE);
 }
 
-static CK_C_GetInterfaceList real_get_interface_list(struct p11l_module *m)
+/* Our entry point for a getter of the module whose entries are E. */
+void *p11l_wrapped_getter(const struct p11l_entries *e, int which)
 {
-	CK_C_GetInterfaceList g = __atomic_load_n(&m->real_get_interface_list,
-						  __ATOMIC_ACQUIRE);
-	if (!g) {
-		p11l_fn f = p11l_real_fn(m, P11L_C_GetInterfaceList);
-		memcpy(&g, &f, sizeof g);
+	void *p;
+
+	switch (which) {
+	case P11L_GETTER_FUNCTION_LIST:
+		memcpy(&p, &e->get_function_list, sizeof p);
+		break;
+	case P11L_GETTER_INTERFACE:
+		memcpy(&p, &e->get_interface, sizeof p);
+		break;
+	default:
+		memcpy(&p, &e->get_interface_list, sizeof p);
+		break;
 	}
-	return g;
+	return p;
 }
+
+/* The module's getter: as dlsym found it, or else the member of a list
+ * the module handed out (a caller that asked the list for a list). */
+static p11l_fn real_getter(struct p11l_module *m, int which)
+{
+	p11l_fn f = __atomic_load_n(&m->real_getter[which], __ATOMIC_ACQUIRE);
+
+	return f ? f : p11l_real_fn(m, getters[which].list_index);
+}
+
+#define REAL_GETTER(m, which, type, var) \
+	type var; \
+	do { p11l_fn f_ = real_getter(m, which); memcpy(&var, &f_, sizeof var); } while (0)
 
 CK_RV p11l_get_function_list(unsigned idx, CK_FUNCTION_LIST_PTR_PTR pp)
 {
 	struct p11l_module *m = p11l_module_at(idx);
-	CK_C_GetFunctionList g = real_get_function_list(m);
+	REAL_GETTER(m, P11L_GETTER_FUNCTION_LIST, CK_C_GetFunctionList, g);
 	CK_RV rv;
 
 	if (!g)
@@ -61,7 +86,7 @@ CK_RV p11l_get_interface(unsigned idx, CK_UTF8CHAR *name, CK_VERSION *version,
 			 CK_INTERFACE **iface, CK_FLAGS flags)
 {
 	struct p11l_module *m = p11l_module_at(idx);
-	CK_C_GetInterface g = real_get_interface(m);
+	REAL_GETTER(m, P11L_GETTER_INTERFACE, CK_C_GetInterface, g);
 	CK_RV rv;
 
 	if (!g)
@@ -75,7 +100,7 @@ CK_RV p11l_get_interface(unsigned idx, CK_UTF8CHAR *name, CK_VERSION *version,
 CK_RV p11l_get_interface_list(unsigned idx, CK_INTERFACE *list, CK_ULONG *count)
 {
 	struct p11l_module *m = p11l_module_at(idx);
-	CK_C_GetInterfaceList g = real_get_interface_list(m);
+	REAL_GETTER(m, P11L_GETTER_INTERFACE_LIST, CK_C_GetInterfaceList, g);
 	CK_RV rv;
 
 	if (!g)

@@ -59,9 +59,9 @@ static void load_real_module(void)
 		__atomic_store_n(&raw_loaded, 1, __ATOMIC_RELEASE);
 		return;
 	}
-	memcpy(&m->real_get_function_list, &gfl, sizeof gfl);
-	memcpy(&m->real_get_interface, &gi, sizeof gi);
-	memcpy(&m->real_get_interface_list, &gil, sizeof gil);
+	p11l_set_real_getter(m, P11L_GETTER_FUNCTION_LIST, gfl);
+	p11l_set_real_getter(m, P11L_GETTER_INTERFACE, gi);
+	p11l_set_real_getter(m, P11L_GETTER_INTERFACE_LIST, gil);
 	__atomic_store_n(&real_module, m, __ATOMIC_RELEASE);
 }
 

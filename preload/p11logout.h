@@ -60,13 +60,20 @@ struct p11l_login {
 	unsigned long stamp;
 };
 
+/* The three getters a caller can look up in a module. */
+enum p11l_getter {
+	P11L_GETTER_FUNCTION_LIST,
+	P11L_GETTER_INTERFACE,
+	P11L_GETTER_INTERFACE_LIST,
+	P11L_GETTERS
+};
+
 struct p11l_module {
 	unsigned index;
 	const void *base;
 	char *path;
-	CK_C_GetFunctionList real_get_function_list;
-	CK_C_GetInterfaceList real_get_interface_list;
-	CK_C_GetInterface real_get_interface;
+	/* The module's own getters, as dlsym found them (by enum p11l_getter). */
+	p11l_fn real_getter[P11L_GETTERS];
 	/* The module's own entries, taken from the lists it handed out. */
 	p11l_fn real[P11L_FN_COUNT_MAX];
 
@@ -124,6 +131,9 @@ P11L_HIDDEN CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m,
 P11L_HIDDEN int p11l_is_pkcs11_interface(const CK_INTERFACE *iface);
 
 /* getters-wrapped.c */
+P11L_HIDDEN int p11l_getter_index(const char *name);
+P11L_HIDDEN void p11l_set_real_getter(struct p11l_module *m, int which, void *sym);
+P11L_HIDDEN void *p11l_wrapped_getter(const struct p11l_entries *e, int which);
 P11L_HIDDEN CK_RV p11l_get_function_list(unsigned idx, CK_FUNCTION_LIST_PTR_PTR pp);
 P11L_HIDDEN CK_RV p11l_get_interface_list(unsigned idx, CK_INTERFACE *list,
 	CK_ULONG *count);
