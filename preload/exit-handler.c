@@ -51,6 +51,30 @@ static int module_still_loaded(struct p11l_module *m)
 	       info.dli_fname && strcmp(info.dli_fname, m->path) == 0;
 }
 
+/* Closes this process's sessions on the module (on *ONLY, when given).
+ * Through our own wrapped entry, so the record follows, and an inner
+ * module of a proxy chain is closed by forwarding. */
+static void close_sessions(struct p11l_module *m, const CK_SLOT_ID *only)
+{
+	const struct p11l_entries *e = &p11l_entry_table[m->index];
+	CK_SESSION_HANDLE h;
+	CK_SLOT_ID slot;
+	int have;
+
+	for (;;) {
+		p11l_lock();
+		have = p11l_record_find_session(m, only, &h, &slot);
+		p11l_unlock();
+		if (!have)
+			break;
+		CK_RV rv = e->close_session(h);
+		log_call(m, slot, "C_CloseSession", h, rv);
+		p11l_lock();
+		p11l_record_session_remove(m, h);
+		p11l_unlock();
+	}
+}
+
 /* Calls go through our own wrapped entries, so the record follows them;
  * for the outer module of a proxy chain the module forwards to the inner
  * module's wrapped entries, which clears the inner record too and keeps a
@@ -72,7 +96,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	}
 
 	p11l_lock();
-	have = p11l_record_session_on_slot(m, slot, &h);
+	have = p11l_record_find_session(m, &slot, &h, NULL);
 	p11l_unlock();
 
 	if (!have) {
@@ -94,18 +118,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	p11l_record_login_remove(m, slot, P11L_ALL_RECORDS);
 	p11l_unlock();
 
-	for (;;) {
-		p11l_lock();
-		have = p11l_record_session_on_slot(m, slot, &h);
-		p11l_unlock();
-		if (!have)
-			break;
-		rv = e->close_session(h);
-		log_call(m, slot, "C_CloseSession", h, rv);
-		p11l_lock();
-		p11l_record_session_remove(m, h);
-		p11l_unlock();
-	}
+	close_sessions(m, &slot);
 }
 
 /* Mode close: every session the program left open on a wrapped module,
@@ -118,29 +131,21 @@ static void close_left_open(void)
 
 	for (unsigned i = 0; i < n; i++) {
 		struct p11l_module *m = p11l_module_at(i);
-		const struct p11l_entries *e = &p11l_entry_table[m->index];
 		CK_SESSION_HANDLE h;
-		CK_SLOT_ID slot;
 		int have;
 
-		for (;;) {
+		p11l_lock();
+		have = p11l_record_find_session(m, NULL, &h, NULL);
+		p11l_unlock();
+		if (!have)
+			continue;
+		if (!module_still_loaded(m)) {
 			p11l_lock();
-			have = p11l_record_any_session(m, &h, &slot);
+			p11l_record_clear(m, P11L_ALL_RECORDS);
 			p11l_unlock();
-			if (!have)
-				break;
-			if (!module_still_loaded(m)) {
-				p11l_lock();
-				p11l_record_clear(m, P11L_ALL_RECORDS);
-				p11l_unlock();
-				break;
-			}
-			CK_RV rv = e->close_session(h);
-			log_call(m, slot, "C_CloseSession", h, rv);
-			p11l_lock();
-			p11l_record_session_remove(m, h);
-			p11l_unlock();
+			continue;
 		}
+		close_sessions(m, NULL);
 	}
 }
 
@@ -210,7 +215,7 @@ static int has_work(void)
 	p11l_lock();
 	int found = p11l_record_first_login(&m, &slot);
 	for (unsigned i = 0; !found && p11l_config()->mode >= P11L_MODE_CLOSE && i < n; i++)
-		found = p11l_record_any_session(p11l_module_at(i), &h, &slot);
+		found = p11l_record_find_session(p11l_module_at(i), NULL, &h, NULL);
 	p11l_unlock();
 	return found;
 }

@@ -90,31 +90,21 @@ int p11l_record_session_slot(struct p11l_module *m, CK_SESSION_HANDLE h,
 	return 0;
 }
 
-int p11l_record_session_on_slot(struct p11l_module *m, CK_SLOT_ID slot,
-				CK_SESSION_HANDLE *h)
+/* A session this process has open: on SLOT, or on any slot when SLOT is
+ * NULL.  Its slot goes to *FOUND_SLOT when that is not NULL. */
+int p11l_record_find_session(struct p11l_module *m, const CK_SLOT_ID *slot,
+			     CK_SESSION_HANDLE *h, CK_SLOT_ID *found_slot)
 {
 	pid_t pid = getpid();
 
 	for (size_t i = 0; i < m->nsessions; i++) {
-		if (m->sessions[i].slot == slot && m->sessions[i].pid == pid) {
-			*h = m->sessions[i].handle;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-int p11l_record_any_session(struct p11l_module *m, CK_SESSION_HANDLE *h,
-			    CK_SLOT_ID *slot)
-{
-	pid_t pid = getpid();
-
-	for (size_t i = 0; i < m->nsessions; i++) {
-		if (m->sessions[i].pid == pid) {
-			*h = m->sessions[i].handle;
-			*slot = m->sessions[i].slot;
-			return 1;
-		}
+		if (m->sessions[i].pid != pid ||
+		    (slot && m->sessions[i].slot != *slot))
+			continue;
+		*h = m->sessions[i].handle;
+		if (found_slot)
+			*found_slot = m->sessions[i].slot;
+		return 1;
 	}
 	return 0;
 }

@@ -162,10 +162,8 @@ P11L_HIDDEN void p11l_record_sessions_remove_slot(struct p11l_module *m,
 	CK_SLOT_ID slot, unsigned long before);
 P11L_HIDDEN int p11l_record_session_slot(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
-P11L_HIDDEN int p11l_record_session_on_slot(struct p11l_module *m,
-	CK_SLOT_ID slot, CK_SESSION_HANDLE *h);
-P11L_HIDDEN int p11l_record_any_session(struct p11l_module *m,
-	CK_SESSION_HANDLE *h, CK_SLOT_ID *slot);
+P11L_HIDDEN int p11l_record_find_session(struct p11l_module *m,
+	const CK_SLOT_ID *slot, CK_SESSION_HANDLE *h, CK_SLOT_ID *found_slot);
 P11L_HIDDEN int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
 P11L_HIDDEN void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
