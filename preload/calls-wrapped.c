@@ -12,10 +12,6 @@
  * module of a proxy chain is logged out before the inner one. */
 static unsigned long login_sequence;
 
-#define REAL(m, idx, type, var) \
-	type var; \
-	do { p11l_fn f_ = p11l_real_fn(m, idx); memcpy(&var, &f_, sizeof var); } while (0)
-
 static void log_waited(struct p11l_module *m, const char *what,
 		       const struct p11l_wait *w, CK_RV rv)
 {
@@ -25,10 +21,10 @@ static void log_waited(struct p11l_module *m, const char *what,
 		 what, w->tries, p11l_ckr_name(rv, b));
 }
 
-CK_RV p11l_initialize(unsigned idx, CK_VOID_PTR args)
+CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_Initialize, CK_C_Initialize, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_Initialize f = (CK_C_Initialize)p11l_real(set, P11L_CALL_C_Initialize);
 	CK_RV rv;
 
 	if (!f)
@@ -46,10 +42,10 @@ CK_RV p11l_initialize(unsigned idx, CK_VOID_PTR args)
 	return rv;
 }
 
-CK_RV p11l_finalize(unsigned idx, CK_VOID_PTR reserved)
+CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_Finalize, CK_C_Finalize, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_Finalize f = (CK_C_Finalize)p11l_real(set, P11L_CALL_C_Finalize);
 	CK_RV rv;
 
 	unsigned long stamp = p11l_stamp();
@@ -67,11 +63,11 @@ CK_RV p11l_finalize(unsigned idx, CK_VOID_PTR reserved)
 	return rv;
 }
 
-CK_RV p11l_open_session(unsigned idx, CK_SLOT_ID slot, CK_FLAGS flags,
+CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 			CK_VOID_PTR app, CK_NOTIFY notify, CK_SESSION_HANDLE *session)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_OpenSession, CK_C_OpenSession, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_OpenSession f = (CK_C_OpenSession)p11l_real(set, P11L_CALL_C_OpenSession);
 	CK_RV rv;
 
 	struct p11l_wait w = { 0 };
@@ -97,10 +93,10 @@ CK_RV p11l_open_session(unsigned idx, CK_SLOT_ID slot, CK_FLAGS flags,
 	return rv;
 }
 
-CK_RV p11l_close_session(unsigned idx, CK_SESSION_HANDLE session)
+CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_CloseSession, CK_C_CloseSession, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_CloseSession f = (CK_C_CloseSession)p11l_real(set, P11L_CALL_C_CloseSession);
 	CK_RV rv;
 
 	if (!f)
@@ -115,10 +111,10 @@ CK_RV p11l_close_session(unsigned idx, CK_SESSION_HANDLE session)
 	return rv;
 }
 
-CK_RV p11l_close_all_sessions(unsigned idx, CK_SLOT_ID slot)
+CK_RV p11l_C_CloseAllSessions(unsigned set, CK_SLOT_ID slot)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_CloseAllSessions, CK_C_CloseAllSessions, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_CloseAllSessions f = (CK_C_CloseAllSessions)p11l_real(set, P11L_CALL_C_CloseAllSessions);
 	CK_RV rv;
 
 	unsigned long stamp = p11l_stamp();
@@ -138,8 +134,9 @@ CK_RV p11l_close_all_sessions(unsigned idx, CK_SLOT_ID slot)
 
 /* The slot a session belongs to: from the record, or, for a session we
  * did not see opened, from the module. */
-static int session_slot(struct p11l_module *m, CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+static int session_slot(unsigned set, CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
 {
+	struct p11l_module *m = p11l_set_module(set);
 	CK_SESSION_INFO info;
 	int found;
 
@@ -149,7 +146,8 @@ static int session_slot(struct p11l_module *m, CK_SESSION_HANDLE h, CK_SLOT_ID *
 	if (found)
 		return 1;
 
-	REAL(m, P11L_C_GetSessionInfo, CK_C_GetSessionInfo, f);
+	CK_C_GetSessionInfo f = (CK_C_GetSessionInfo)__atomic_load_n(
+		&p11l_set_at(set)->get_session_info, __ATOMIC_ACQUIRE);
 	if (!f)
 		return 0;
 	memset(&info, 0, sizeof info);
@@ -164,16 +162,17 @@ static int session_slot(struct p11l_module *m, CK_SESSION_HANDLE h, CK_SLOT_ID *
 	return 1;
 }
 
-static void login_done(struct p11l_module *m, CK_SESSION_HANDLE h,
+static void login_done(unsigned set, CK_SESSION_HANDLE h,
 		       CK_USER_TYPE user, unsigned long order, CK_RV rv)
 {
+	struct p11l_module *m = p11l_set_module(set);
 	CK_SLOT_ID slot;
 	char b[32];
 	int added;
 
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return;
-	if (!session_slot(m, h, &slot)) {
+	if (!session_slot(set, h, &slot)) {
 		p11l_log("%s: session %lu: login not recorded: no slot", m->path, h);
 		return;
 	}
@@ -185,16 +184,18 @@ static void login_done(struct p11l_module *m, CK_SESSION_HANDLE h,
 		return;
 	}
 	__atomic_store_n(&m->login_pid, getpid(), __ATOMIC_RELEASE);
+	/* The release logs out through the list the program logged in with. */
+	__atomic_store_n(&m->release_set, set, __ATOMIC_RELEASE);
 	p11l_log("%s: slot %lu: login as %s recorded (%s)", m->path, slot,
 		 user == CKU_SO ? "SO" : "user", p11l_ckr_name(rv, b));
 	p11l_exit_handler_arm();
 }
 
-CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
+CK_RV p11l_C_Login(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 		 CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_Login, CK_C_Login, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_Login f = (CK_C_Login)p11l_real(set, P11L_CALL_C_Login);
 	struct p11l_wait w = { 0 };
 	unsigned long order;
 	CK_RV rv;
@@ -209,16 +210,16 @@ CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 	while (p11l_wait_again(&w, rv));
 	if (w.tries)
 		log_waited(m, "C_Login", &w, rv);
-	login_done(m, session, user, order, rv);
+	login_done(set, session, user, order, rv);
 	return rv;
 }
 
-CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
+CK_RV p11l_C_LoginUser(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 		      CK_UTF8CHAR *pin, CK_ULONG pin_len,
 		      CK_UTF8CHAR *username, CK_ULONG username_len)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_LoginUser, CK_C_LoginUser, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_LoginUser f = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
 	struct p11l_wait w = { 0 };
 	unsigned long order;
 	CK_RV rv;
@@ -233,14 +234,14 @@ CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user
 	while (p11l_wait_again(&w, rv));
 	if (w.tries)
 		log_waited(m, "C_LoginUser", &w, rv);
-	login_done(m, session, user, order, rv);
+	login_done(set, session, user, order, rv);
 	return rv;
 }
 
-CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session)
+CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL(m, P11L_C_Logout, CK_C_Logout, f);
+	struct p11l_module *m = p11l_set_module(set);
+	CK_C_Logout f = (CK_C_Logout)p11l_real(set, P11L_CALL_C_Logout);
 	unsigned long stamp = p11l_stamp();
 	CK_SLOT_ID slot;
 	CK_RV rv;
@@ -249,7 +250,7 @@ CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = f(session);
 	if ((rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) &&
-	    session_slot(m, session, &slot)) {
+	    session_slot(set, session, &slot)) {
 		p11l_lock();
 		p11l_record_login_remove(m, slot, stamp);
 		p11l_unlock();

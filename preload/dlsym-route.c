@@ -84,7 +84,6 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 	p11l_dlsym_fn f = real_dlsym_get();
 	void *sym = f ? f(handle, name) : NULL;
 	struct p11l_module *m;
-	const struct p11l_entries *e;
 	void *wrapper;
 	int which;
 
@@ -93,13 +92,12 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 	m = p11l_module_for_getter(sym);
 	if (!m)
 		return sym;
-	e = &p11l_entry_table[m->index];
 
 	/* Each getter is kept once; a second lookup of the same module finds
 	 * the same entry points and so the same wrapped lists and record. */
 	which = p11l_getter_index(name);
 	p11l_set_real_getter(m, which, sym);
-	wrapper = p11l_wrapped_getter(e, which);
+	wrapper = p11l_wrapped_getter(m, which);
 	p11l_log("%s: %s wrapped", m->path, name);
 	return wrapper;
 }

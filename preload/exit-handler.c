@@ -40,7 +40,7 @@ static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
  * own C_Logout still lies in the same object at the same address. */
 static int module_still_loaded(struct p11l_module *m)
 {
-	p11l_fn probe = p11l_real_fn(m, P11L_C_Logout);
+	p11l_fn probe = p11l_real(p11l_release_set(m), P11L_CALL_C_Logout);
 	Dl_info info;
 	void *addr;
 
@@ -56,7 +56,7 @@ static int module_still_loaded(struct p11l_module *m)
  * module of a proxy chain is closed by forwarding. */
 static void close_sessions(struct p11l_module *m, const CK_SLOT_ID *only)
 {
-	const struct p11l_entries *e = &p11l_entry_table[m->index];
+	unsigned set = p11l_release_set(m);
 	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;
 	int have;
@@ -67,7 +67,7 @@ static void close_sessions(struct p11l_module *m, const CK_SLOT_ID *only)
 		p11l_unlock();
 		if (!have)
 			break;
-		CK_RV rv = e->close_session(h);
+		CK_RV rv = p11l_C_CloseSession(set, h);
 		log_call(m, slot, "C_CloseSession", h, rv);
 		p11l_lock();
 		p11l_record_session_remove(m, h);
@@ -81,7 +81,7 @@ static void close_sessions(struct p11l_module *m, const CK_SLOT_ID *only)
  * second logout from reaching the real module. */
 static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 {
-	const struct p11l_entries *e = &p11l_entry_table[m->index];
+	unsigned set = p11l_release_set(m);
 	CK_SESSION_HANDLE h;
 	CK_RV rv;
 	int have;
@@ -100,7 +100,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	p11l_unlock();
 
 	if (!have) {
-		rv = e->open_session(slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
+		rv = p11l_C_OpenSession(set, slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
 		log_call(m, slot, "C_OpenSession", rv == CKR_OK ? h : 0, rv);
 		if (rv != CKR_OK) {
 			p11l_lock();
@@ -110,7 +110,7 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 		}
 	}
 
-	rv = e->logout(h);
+	rv = p11l_C_Logout(set, h);
 	log_call(m, slot, "C_Logout", h, rv);
 	/* Whatever the module answered, this slot is done: a logout that
 	 * fails now would fail again. */
@@ -164,7 +164,7 @@ static void finalize_logged_in(void)
 		    __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != pid ||
 		    !module_still_loaded(m))
 			continue;
-		CK_RV rv = p11l_entry_table[m->index].finalize(NULL);
+		CK_RV rv = p11l_C_Finalize(p11l_release_set(m), NULL);
 		char b[32];
 		p11l_log("exit: %s: C_Finalize -> %s", m->path, p11l_ckr_name(rv, b));
 	}

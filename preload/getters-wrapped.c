@@ -9,11 +9,18 @@
 
 static const struct {
 	char name[20];
-	unsigned list_index;
+	unsigned char call;
 } getters[P11L_GETTERS] = {
-	[P11L_GETTER_FUNCTION_LIST] = { "C_GetFunctionList", P11L_C_GetFunctionList },
-	[P11L_GETTER_INTERFACE] = { "C_GetInterface", P11L_C_GetInterface },
-	[P11L_GETTER_INTERFACE_LIST] = { "C_GetInterfaceList", P11L_C_GetInterfaceList },
+	[P11L_GETTER_FUNCTION_LIST] = { "C_GetFunctionList", P11L_CALL_C_GetFunctionList },
+	[P11L_GETTER_INTERFACE] = { "C_GetInterface", P11L_CALL_C_GetInterface },
+	[P11L_GETTER_INTERFACE_LIST] = { "C_GetInterfaceList", P11L_CALL_C_GetInterfaceList },
+};
+
+/* dlsym deals in void *, and ISO C has no conversion between that and a
+ * pointer to a function: this is the one place that crosses over. */
+union sym {
+	void *p;
+	p11l_fn f;
 };
 
 /* Which getter NAME is, or -1. */
@@ -25,82 +32,61 @@ int p11l_getter_index(const char *name)
 	return -1;
 }
 
+/* The getter dlsym found is the module's own set's, unless a list the
+ * module handed out gave that set one already. */
 void p11l_set_real_getter(struct p11l_module *m, int which, void *sym)
 {
-	p11l_fn f;
+	union sym u = { .p = sym };
+	p11l_fn expected = NULL;
 
-	memcpy(&f, &sym, sizeof f);
-	__atomic_store_n(&m->real_getter[which], f, __ATOMIC_RELEASE);
+	if (u.f)
+		__atomic_compare_exchange_n(&p11l_set_at(m->index)->real[getters[which].call],
+					    &expected, u.f, 0, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
 }
 
-/* Our entry point for a getter of the module whose entries are E. */
-void *p11l_wrapped_getter(const struct p11l_entries *e, int which)
+/* Our entry point for a getter of module M, as dlsym hands it out. */
+void *p11l_wrapped_getter(struct p11l_module *m, int which)
 {
-	void *p;
+	union sym u = { .f = p11l_entry(m->index, getters[which].call) };
 
-	switch (which) {
-	case P11L_GETTER_FUNCTION_LIST:
-		memcpy(&p, &e->get_function_list, sizeof p);
-		break;
-	case P11L_GETTER_INTERFACE:
-		memcpy(&p, &e->get_interface, sizeof p);
-		break;
-	default:
-		memcpy(&p, &e->get_interface_list, sizeof p);
-		break;
-	}
-	return p;
+	return u.p;
 }
 
-/* The module's getter: as dlsym found it, or else the member of a list
- * the module handed out (a caller that asked the list for a list). */
-static p11l_fn real_getter(struct p11l_module *m, int which)
+CK_RV p11l_C_GetFunctionList(unsigned set, CK_FUNCTION_LIST_PTR_PTR pp)
 {
-	p11l_fn f = __atomic_load_n(&m->real_getter[which], __ATOMIC_ACQUIRE);
-
-	return f ? f : p11l_real_fn(m, getters[which].list_index);
-}
-
-#define REAL_GETTER(m, which, type, var) \
-	type var; \
-	do { p11l_fn f_ = real_getter(m, which); memcpy(&var, &f_, sizeof var); } while (0)
-
-CK_RV p11l_get_function_list(unsigned idx, CK_FUNCTION_LIST_PTR_PTR pp)
-{
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL_GETTER(m, P11L_GETTER_FUNCTION_LIST, CK_C_GetFunctionList, g);
+	CK_C_GetFunctionList g = (CK_C_GetFunctionList)p11l_real(set, P11L_CALL_C_GetFunctionList);
 	CK_RV rv;
 
 	if (!g)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = g(pp);
 	if (rv == CKR_OK && pp && *pp) {
-		const p11l_function_list *w = p11l_wrap_list(m, *pp);
+		const p11l_function_list *w = p11l_wrap_list(p11l_set_module(set), *pp);
 		if (w)
 			*pp = (CK_FUNCTION_LIST_PTR)w;
 	}
 	return rv;
 }
 
-CK_RV p11l_get_interface(unsigned idx, CK_UTF8CHAR *name, CK_VERSION *version,
-			 CK_INTERFACE **iface, CK_FLAGS flags)
+CK_RV p11l_C_GetInterface(unsigned set, CK_UTF8CHAR *name, CK_VERSION *version,
+			  CK_INTERFACE **iface, CK_FLAGS flags)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL_GETTER(m, P11L_GETTER_INTERFACE, CK_C_GetInterface, g);
+	CK_C_GetInterface g = (CK_C_GetInterface)p11l_real(set, P11L_CALL_C_GetInterface);
 	CK_RV rv;
 
 	if (!g)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = g(name, version, iface, flags);
 	if (rv == CKR_OK && iface && *iface)
-		*iface = p11l_wrap_interface(m, *iface);
+		*iface = p11l_wrap_interface(p11l_set_module(set), *iface);
 	return rv;
 }
 
-CK_RV p11l_get_interface_list(unsigned idx, CK_INTERFACE *list, CK_ULONG *count)
+CK_RV p11l_C_GetInterfaceList(unsigned set, CK_INTERFACE *list, CK_ULONG *count)
 {
-	struct p11l_module *m = p11l_module_at(idx);
-	REAL_GETTER(m, P11L_GETTER_INTERFACE_LIST, CK_C_GetInterfaceList, g);
+	CK_C_GetInterfaceList g = (CK_C_GetInterfaceList)p11l_real(set, P11L_CALL_C_GetInterfaceList);
+	struct p11l_module *m = p11l_set_module(set);
 	CK_RV rv;
 
 	if (!g)

@@ -11,7 +11,7 @@
 
 #include "p11logout.h"
 
-unsigned p11l_list_size(CK_VERSION v)
+static unsigned list_size(CK_VERSION v)
 {
 	if (v.major == 2)
 		return P11L_FN_COUNT_2;
@@ -23,37 +23,36 @@ unsigned p11l_list_size(CK_VERSION v)
 	return 0;
 }
 
-static void take_real_entries(struct p11l_module *m,
-			      const p11l_function_list *real, unsigned n)
+/* Where each wrapped call sits in a function list. */
+#define P11L_POSITION(d, name, params, args) P11L_##name,
+static const unsigned char position[P11L_CALLS] = {
+	P11L_WRAPPED_CALLS(P11L_POSITION, ~)
+};
+
+/* Records the module's own entries of a list of N entries in SET, where
+ * the set has none yet. */
+static void take_real_entries(unsigned set, const p11l_function_list *real,
+			      unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		if (real->fn[i] && !m->real[i])
-			__atomic_store_n(&m->real[i], real->fn[i], __ATOMIC_RELEASE);
+	struct p11l_entry_set *s = p11l_set_at(set);
+
+	for (unsigned c = 0; c < P11L_CALLS; c++) {
+		if (position[c] < n && real->fn[position[c]] && !s->real[c])
+			__atomic_store_n(&s->real[c], real->fn[position[c]],
+					 __ATOMIC_RELEASE);
 	}
+	if (P11L_C_GetSessionInfo < n && !s->get_session_info)
+		__atomic_store_n(&s->get_session_info,
+				 real->fn[P11L_C_GetSessionInfo], __ATOMIC_RELEASE);
 }
 
-#define REPLACE(copy, idx, member) do { \
-	if ((copy)->fn[idx]) \
-		memcpy(&(copy)->fn[idx], &e->member, sizeof(p11l_fn)); \
-} while (0)
-
-static void replace_entries(p11l_function_list *copy, unsigned n,
-			    const struct p11l_entries *e)
+/* An entry the module left NULL stays NULL: the caller sees the same
+ * gaps it would see without us. */
+static void replace_entries(p11l_function_list *copy, unsigned n, unsigned set)
 {
-	/* An entry the module left NULL stays NULL: the caller sees the same
-	 * gaps it would see without us. */
-	REPLACE(copy, P11L_C_Initialize, initialize);
-	REPLACE(copy, P11L_C_Finalize, finalize);
-	REPLACE(copy, P11L_C_GetFunctionList, get_function_list);
-	REPLACE(copy, P11L_C_OpenSession, open_session);
-	REPLACE(copy, P11L_C_CloseSession, close_session);
-	REPLACE(copy, P11L_C_CloseAllSessions, close_all_sessions);
-	REPLACE(copy, P11L_C_Login, login);
-	REPLACE(copy, P11L_C_Logout, logout);
-	if (n >= P11L_FN_COUNT_3_0) {
-		REPLACE(copy, P11L_C_GetInterfaceList, get_interface_list);
-		REPLACE(copy, P11L_C_GetInterface, get_interface);
-		REPLACE(copy, P11L_C_LoginUser, login_user);
+	for (unsigned c = 0; c < P11L_CALLS; c++) {
+		if (position[c] < n && copy->fn[position[c]])
+			copy->fn[position[c]] = p11l_entry(set, c);
 	}
 }
 
@@ -76,7 +75,7 @@ const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 			if (real == &o->lists[j].copy)
 				return real;
 	}
-	n = p11l_list_size(real->version);
+	n = list_size(real->version);
 	if (n == 0) {
 		unknown = 1;
 		goto out;
@@ -95,8 +94,8 @@ const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 		w->real = real;
 		w->copy.version = real->version;
 		memcpy(w->copy.fn, real->fn, n * sizeof(p11l_fn));
-		take_real_entries(m, real, n);
-		replace_entries(&w->copy, n, &p11l_entry_table[m->index]);
+		take_real_entries(m->index, real, n);
+		replace_entries(&w->copy, n, m->index);
 		m->nlists++;
 		out = &w->copy;
 	} else if (!out) {

@@ -76,7 +76,7 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
 	struct p11l_module *m = real();
 
 	if (m)
-		return p11l_get_function_list(m->index, pp);
+		return p11l_C_GetFunctionList(m->index, pp);
 	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
 		return raw_get_function_list ? raw_get_function_list(pp) :
 					       CKR_FUNCTION_NOT_SUPPORTED;
@@ -89,7 +89,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE *li
 	struct p11l_module *m = real();
 
 	if (m)
-		return p11l_get_interface_list(m->index, list, count);
+		return p11l_C_GetInterfaceList(m->index, list, count);
 	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
 		return raw_get_interface_list ? raw_get_interface_list(list, count) :
 						CKR_FUNCTION_NOT_SUPPORTED;
@@ -104,7 +104,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR *name,
 	struct p11l_module *m = real();
 
 	if (m)
-		return p11l_get_interface(m->index, name, version, iface, flags);
+		return p11l_C_GetInterface(m->index, name, version, iface, flags);
 	if (__atomic_load_n(&raw_loaded, __ATOMIC_ACQUIRE))
 		return raw_get_interface ? raw_get_interface(name, version, iface, flags) :
 					   CKR_FUNCTION_NOT_SUPPORTED;

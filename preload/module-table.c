@@ -14,6 +14,7 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p11l_module *modules[P11L_MAX_MODULES];
 static unsigned nmodules;
 static int table_full_reported;
+static struct p11l_entry_set sets[P11L_MAX_ENTRY_SETS];
 
 void p11l_lock(void)
 {
@@ -54,9 +55,27 @@ unsigned p11l_module_count(void)
 	return __atomic_load_n(&nmodules, __ATOMIC_ACQUIRE);
 }
 
-p11l_fn p11l_real_fn(struct p11l_module *m, unsigned index)
+struct p11l_entry_set *p11l_set_at(unsigned set)
 {
-	return __atomic_load_n(&m->real[index], __ATOMIC_ACQUIRE);
+	return &sets[set];
+}
+
+struct p11l_module *p11l_set_module(unsigned set)
+{
+	return __atomic_load_n(&sets[set].module, __ATOMIC_ACQUIRE);
+}
+
+/* The module's own entry behind our entry point CALL of SET. */
+p11l_fn p11l_real(unsigned set, enum p11l_call call)
+{
+	return __atomic_load_n(&sets[set].real[call], __ATOMIC_ACQUIRE);
+}
+
+/* The entry set a release of M calls through: our entry points, so the
+ * record follows the calls, of the list the program last logged in with. */
+unsigned p11l_release_set(struct p11l_module *m)
+{
+	return __atomic_load_n(&m->release_set, __ATOMIC_ACQUIRE);
 }
 
 struct p11l_module *p11l_module_for_getter(void *getter)
@@ -101,6 +120,8 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 		if (fresh && fresh->path) {
 			fresh->index = nmodules;
 			fresh->base = base;
+			fresh->release_set = nmodules;
+			__atomic_store_n(&sets[nmodules].module, fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&modules[nmodules], fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&nmodules, nmodules + 1, __ATOMIC_RELEASE);
 			m = fresh;

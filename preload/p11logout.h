@@ -30,6 +30,53 @@
  * 3.2 from C_GetInterface, ...) one module may hand out and get wrapped. */
 #define P11L_LISTS_PER_MODULE 6
 
+/* The wrapped calls, one row each: the call's name (its position P11L_<name>
+ * in a function list and its type CK_<name> come from pkcs11-types.h), its
+ * parameters, and the arguments passed on.  Its body is p11l_<name>, taking
+ * first the entry set it was called through.  entry-table.c makes one entry
+ * point per row for every entry set, and list-wrapped.c puts it into each
+ * wrapped list long enough to hold it.  Adding a wrapped call is one row
+ * here and its body. */
+#define P11L_WRAPPED_CALLS(X, d) \
+	X(d, C_Initialize, (CK_VOID_PTR a), (a)) \
+	X(d, C_Finalize, (CK_VOID_PTR r), (r)) \
+	X(d, C_GetFunctionList, (CK_FUNCTION_LIST_PTR_PTR pp), (pp)) \
+	X(d, C_OpenSession, (CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR a, \
+			     CK_NOTIFY n, CK_SESSION_HANDLE *h), (s, f, a, n, h)) \
+	X(d, C_CloseSession, (CK_SESSION_HANDLE h), (h)) \
+	X(d, C_CloseAllSessions, (CK_SLOT_ID s), (s)) \
+	X(d, C_Login, (CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR *p, \
+		       CK_ULONG pl), (h, u, p, pl)) \
+	X(d, C_Logout, (CK_SESSION_HANDLE h), (h)) \
+	X(d, C_GetInterfaceList, (CK_INTERFACE *l, CK_ULONG *c), (l, c)) \
+	X(d, C_GetInterface, (CK_UTF8CHAR *n, CK_VERSION *v, CK_INTERFACE **i, \
+			      CK_FLAGS f), (n, v, i, f)) \
+	X(d, C_LoginUser, (CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR *p, \
+			   CK_ULONG pl, CK_UTF8CHAR *un, CK_ULONG ul), \
+	  (h, u, p, pl, un, ul))
+
+#define P11L_UNPAREN(...) __VA_ARGS__
+#define P11L_CALL_ROW(d, name, params, args) P11L_CALL_##name,
+enum p11l_call { P11L_WRAPPED_CALLS(P11L_CALL_ROW, ~) P11L_CALLS };
+#define P11L_CALL_BODY(d, name, params, args) \
+	P11L_HIDDEN CK_RV p11l_##name(unsigned set, P11L_UNPAREN params);
+P11L_WRAPPED_CALLS(P11L_CALL_BODY, ~)
+
+/* How many sets of entry points there are.  Set i < P11L_MAX_MODULES
+ * belongs to module i; the others go to a module whose lists disagree
+ * (module-table.c). */
+#define P11L_MAX_ENTRY_SETS P11L_MAX_MODULES
+
+/* A set of our entry points and the module's own entries they forward to.
+ * Entries are only ever added (atomically), never changed, so the calls
+ * read them without the lock. */
+struct p11l_entry_set {
+	struct p11l_module *module;
+	p11l_fn real[P11L_CALLS];
+	/* Not wrapped, but called to find a session's slot. */
+	p11l_fn get_session_info;
+};
+
 struct p11l_wrapped_list {
 	const p11l_function_list *real;
 	p11l_function_list copy;
@@ -72,10 +119,9 @@ struct p11l_module {
 	unsigned index;
 	const void *base;
 	char *path;
-	/* The module's own getters, as dlsym found them (by enum p11l_getter). */
-	p11l_fn real_getter[P11L_GETTERS];
-	/* The module's own entries, taken from the lists it handed out. */
-	p11l_fn real[P11L_FN_COUNT_MAX];
+	/* The entry set the exit-time release calls through: the one of the
+	 * last login (module-table.c).  Set i is module i's own. */
+	unsigned release_set;
 
 	/* The process that initialised the module, and the one that logged
 	 * in to it; 0 when none (finalize mode needs both). */
@@ -91,21 +137,9 @@ struct p11l_module {
 	size_t nlogins, caplogins;
 };
 
-/* entry-table.c */
-struct p11l_entries {
-	CK_C_GetFunctionList get_function_list;
-	CK_C_GetInterfaceList get_interface_list;
-	CK_C_GetInterface get_interface;
-	CK_C_Initialize initialize;
-	CK_C_Finalize finalize;
-	CK_C_OpenSession open_session;
-	CK_C_CloseSession close_session;
-	CK_C_CloseAllSessions close_all_sessions;
-	CK_C_Login login;
-	CK_C_LoginUser login_user;
-	CK_C_Logout logout;
-};
-P11L_HIDDEN extern struct p11l_entries p11l_entry_table[P11L_MAX_MODULES];
+/* entry-table.c: our entry points, one per wrapped call for each entry set
+ * (see struct p11l_entry_set), and the set they belong to. */
+P11L_HIDDEN p11l_fn p11l_entry(unsigned set, enum p11l_call call);
 P11L_HIDDEN void p11l_entry_table_init(void);
 
 /* dlsym-route.c */
@@ -118,12 +152,14 @@ P11L_HIDDEN void *p11l_next_symbol(const char *name);
 P11L_HIDDEN struct p11l_module *p11l_module_for_getter(void *getter);
 P11L_HIDDEN struct p11l_module *p11l_module_at(unsigned index);
 P11L_HIDDEN unsigned p11l_module_count(void);
-P11L_HIDDEN p11l_fn p11l_real_fn(struct p11l_module *m, unsigned index);
+P11L_HIDDEN struct p11l_entry_set *p11l_set_at(unsigned set);
+P11L_HIDDEN struct p11l_module *p11l_set_module(unsigned set);
+P11L_HIDDEN p11l_fn p11l_real(unsigned set, enum p11l_call call);
+P11L_HIDDEN unsigned p11l_release_set(struct p11l_module *m);
 P11L_HIDDEN void p11l_lock(void);
 P11L_HIDDEN void p11l_unlock(void);
 
 /* list-wrapped.c */
-P11L_HIDDEN unsigned p11l_list_size(CK_VERSION version);
 P11L_HIDDEN const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 	const p11l_function_list *real);
 P11L_HIDDEN CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m,
@@ -133,26 +169,7 @@ P11L_HIDDEN int p11l_is_pkcs11_interface(const CK_INTERFACE *iface);
 /* getters-wrapped.c */
 P11L_HIDDEN int p11l_getter_index(const char *name);
 P11L_HIDDEN void p11l_set_real_getter(struct p11l_module *m, int which, void *sym);
-P11L_HIDDEN void *p11l_wrapped_getter(const struct p11l_entries *e, int which);
-P11L_HIDDEN CK_RV p11l_get_function_list(unsigned idx, CK_FUNCTION_LIST_PTR_PTR pp);
-P11L_HIDDEN CK_RV p11l_get_interface_list(unsigned idx, CK_INTERFACE *list,
-	CK_ULONG *count);
-P11L_HIDDEN CK_RV p11l_get_interface(unsigned idx, CK_UTF8CHAR *name,
-	CK_VERSION *version, CK_INTERFACE **iface, CK_FLAGS flags);
-
-/* calls-wrapped.c */
-P11L_HIDDEN CK_RV p11l_initialize(unsigned idx, CK_VOID_PTR args);
-P11L_HIDDEN CK_RV p11l_finalize(unsigned idx, CK_VOID_PTR reserved);
-P11L_HIDDEN CK_RV p11l_open_session(unsigned idx, CK_SLOT_ID slot, CK_FLAGS flags,
-	CK_VOID_PTR app, CK_NOTIFY notify, CK_SESSION_HANDLE *session);
-P11L_HIDDEN CK_RV p11l_close_session(unsigned idx, CK_SESSION_HANDLE session);
-P11L_HIDDEN CK_RV p11l_close_all_sessions(unsigned idx, CK_SLOT_ID slot);
-P11L_HIDDEN CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session,
-	CK_USER_TYPE user, CK_UTF8CHAR *pin, CK_ULONG pin_len);
-P11L_HIDDEN CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session,
-	CK_USER_TYPE user, CK_UTF8CHAR *pin, CK_ULONG pin_len,
-	CK_UTF8CHAR *username, CK_ULONG username_len);
-P11L_HIDDEN CK_RV p11l_logout(unsigned idx, CK_SESSION_HANDLE session);
+P11L_HIDDEN void *p11l_wrapped_getter(struct p11l_module *m, int which);
 
 /* login-record.c: all callers hold p11l_lock. */
 P11L_HIDDEN int p11l_record_session_add(struct p11l_module *m,
