@@ -126,7 +126,8 @@ build ci-build-valgrind CFLAGS="-O1 -g"
 check valgrind-robust ci-build-valgrind P11L_VALGRIND=1 -- \
 	-C tests -j2 check TESTS="robust-fork.sh \
 		robust-threads.sh robust-unload.sh robust-openssl.sh \
-		robust-stuck.sh robust-twice.sh robust-misbehave.sh"
+		robust-stuck.sh robust-twice.sh robust-misbehave.sh \
+		list-bounds.sh"
 
 # --- (d) valgrind memcheck, integration tests -------------------------------
 # Each process that has the library preloaded runs under valgrind: openssl

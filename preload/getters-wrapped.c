@@ -37,12 +37,12 @@ int p11l_getter_index(const char *name)
 void p11l_set_real_getter(struct p11l_module *m, int which, void *sym)
 {
 	union sym u = { .p = sym };
-	p11l_fn expected = NULL;
+	p11l_fn *slot = &p11l_set_at(m->index)->real[getters[which].call];
 
-	if (u.f)
-		__atomic_compare_exchange_n(&p11l_set_at(m->index)->real[getters[which].call],
-					    &expected, u.f, 0, __ATOMIC_ACQ_REL,
-					    __ATOMIC_ACQUIRE);
+	p11l_lock();
+	if (u.f && !*slot)
+		__atomic_store_n(slot, u.f, __ATOMIC_RELEASE);
+	p11l_unlock();
 }
 
 /* Our entry point for a getter of module M, as dlsym hands it out. */
@@ -62,7 +62,7 @@ CK_RV p11l_C_GetFunctionList(unsigned set, CK_FUNCTION_LIST_PTR_PTR pp)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = g(pp);
 	if (rv == CKR_OK && pp && *pp) {
-		const p11l_function_list *w = p11l_wrap_list(p11l_set_module(set), *pp);
+		const p11l_function_list *w = p11l_wrap_list(p11l_set_module(set), *pp, 1);
 		if (w)
 			*pp = (CK_FUNCTION_LIST_PTR)w;
 	}
@@ -99,7 +99,7 @@ CK_RV p11l_C_GetInterfaceList(unsigned set, CK_INTERFACE *list, CK_ULONG *count)
 	for (CK_ULONG i = 0; i < *count; i++) {
 		if (!p11l_is_pkcs11_interface(&list[i]))
 			continue;
-		const p11l_function_list *w = p11l_wrap_list(m, list[i].pFunctionList);
+		const p11l_function_list *w = p11l_wrap_list(m, list[i].pFunctionList, 0);
 		if (w)
 			list[i].pFunctionList = (CK_VOID_PTR)w;
 	}

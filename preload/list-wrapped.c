@@ -56,12 +56,45 @@ static void replace_entries(p11l_function_list *copy, unsigned n, unsigned set)
 	}
 }
 
+/* Whether SET can forward the wrapped calls of a list of N entries: each
+ * entry it already forwards is the list's own. */
+static int set_fits(unsigned set, const p11l_function_list *real, unsigned n)
+{
+	struct p11l_entry_set *s = p11l_set_at(set);
+
+	for (unsigned c = 0; c < P11L_CALLS; c++) {
+		p11l_fn f = position[c] < n ? real->fn[position[c]] : NULL;
+
+		if (f && s->real[c] && s->real[c] != f)
+			return 0;
+	}
+	return 1;
+}
+
+/* The entry set for a new list of M: one whose entries agree with the
+ * list's, else a fresh one, so that each wrapped list forwards to its own
+ * list's functions.  -1 when none is left.  Called under p11l_lock. */
+static int set_for(struct p11l_module *m, const p11l_function_list *real,
+		   unsigned n)
+{
+	for (unsigned i = 0; i < m->nsets; i++)
+		if (set_fits(m->sets[i], real, n))
+			return (int)m->sets[i];
+	return p11l_set_new(m);
+}
+
+/* The wrapped copy of REAL, a list of module M, or NULL when it passes
+ * through unwrapped.  A list from C_GetFunctionList (FROM_GETTER_2X) is a
+ * 2.x CK_FUNCTION_LIST whatever its version field says (SoftHSM2 2.7.0
+ * puts 3.2 there), so no more than the 2.x entries are read from it; a
+ * list from an interface is as long as its version says. */
 const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
-					 const p11l_function_list *real)
+					 const p11l_function_list *real,
+					 int from_getter_2x)
 {
 	const p11l_function_list *out = NULL;
 	unsigned n;
-	int unknown = 0, full = 0;
+	int unknown = 0, full = 0, set = -1;
 
 	if (!real)
 		return NULL;
@@ -80,22 +113,28 @@ const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 		unknown = 1;
 		goto out;
 	}
+	if (from_getter_2x && n > P11L_FN_COUNT_2)
+		n = P11L_FN_COUNT_2;
 
 	p11l_lock();
 	for (unsigned i = 0; i < m->nlists; i++) {
-		if (m->lists[i].real == real) {
+		if (m->lists[i].real == real && m->lists[i].n == n) {
 			out = &m->lists[i].copy;
 			break;
 		}
 	}
-	if (!out && m->nlists < P11L_LISTS_PER_MODULE) {
+	if (!out && m->nlists < P11L_LISTS_PER_MODULE)
+		set = set_for(m, real, n);
+	if (set >= 0) {
 		struct p11l_wrapped_list *w = &m->lists[m->nlists];
 
 		w->real = real;
+		w->n = n;
+		w->set = (unsigned)set;
 		w->copy.version = real->version;
 		memcpy(w->copy.fn, real->fn, n * sizeof(p11l_fn));
-		take_real_entries(m->index, real, n);
-		replace_entries(&w->copy, n, m->index);
+		take_real_entries(w->set, real, n);
+		replace_entries(&w->copy, n, w->set);
 		m->nlists++;
 		out = &w->copy;
 	} else if (!out) {
@@ -107,8 +146,8 @@ out:
 		p11l_log("%s: function list version %u.%u is unknown; passed through unwrapped",
 			 m->path, real->version.major, real->version.minor);
 	else if (full)
-		p11l_log("%s: more than %d function lists; this one passes through unwrapped",
-			 m->path, P11L_LISTS_PER_MODULE);
+		p11l_log("%s: no room for another function list (%d per module, %d sets of entry points); this one passes through unwrapped",
+			 m->path, P11L_LISTS_PER_MODULE, P11L_MAX_ENTRY_SETS);
 	return out;
 }
 
@@ -125,7 +164,7 @@ CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m, CK_INTERFACE *real)
 
 	if (!p11l_is_pkcs11_interface(real))
 		return real;
-	list = p11l_wrap_list(m, real->pFunctionList);
+	list = p11l_wrap_list(m, real->pFunctionList, 0);
 	if (!list || list == real->pFunctionList)
 		return real;
 

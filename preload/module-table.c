@@ -15,6 +15,8 @@ static struct p11l_module *modules[P11L_MAX_MODULES];
 static unsigned nmodules;
 static int table_full_reported;
 static struct p11l_entry_set sets[P11L_MAX_ENTRY_SETS];
+/* Sets past P11L_MAX_MODULES handed out so far. */
+static unsigned nextra;
 
 void p11l_lock(void)
 {
@@ -63,6 +65,20 @@ struct p11l_entry_set *p11l_set_at(unsigned set)
 struct p11l_module *p11l_set_module(unsigned set)
 {
 	return __atomic_load_n(&sets[set].module, __ATOMIC_ACQUIRE);
+}
+
+/* A further entry set for M, whose lists disagree about their functions,
+ * or -1.  Called under p11l_lock. */
+int p11l_set_new(struct p11l_module *m)
+{
+	unsigned set = P11L_MAX_MODULES + nextra;
+
+	if (set >= P11L_MAX_ENTRY_SETS || m->nsets >= P11L_LISTS_PER_MODULE)
+		return -1;
+	nextra++;
+	__atomic_store_n(&sets[set].module, m, __ATOMIC_RELEASE);
+	m->sets[m->nsets++] = set;
+	return (int)set;
 }
 
 /* The module's own entry behind our entry point CALL of SET. */
@@ -121,6 +137,8 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 			fresh->index = nmodules;
 			fresh->base = base;
 			fresh->release_set = nmodules;
+			fresh->sets[0] = nmodules;
+			fresh->nsets = 1;
 			__atomic_store_n(&sets[nmodules].module, fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&modules[nmodules], fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&nmodules, nmodules + 1, __ATOMIC_RELEASE);

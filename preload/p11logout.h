@@ -65,7 +65,7 @@ P11L_WRAPPED_CALLS(P11L_CALL_BODY, ~)
 /* How many sets of entry points there are.  Set i < P11L_MAX_MODULES
  * belongs to module i; the others go to a module whose lists disagree
  * (module-table.c). */
-#define P11L_MAX_ENTRY_SETS P11L_MAX_MODULES
+#define P11L_MAX_ENTRY_SETS (2 * P11L_MAX_MODULES)
 
 /* A set of our entry points and the module's own entries they forward to.
  * Entries are only ever added (atomically), never changed, so the calls
@@ -79,6 +79,9 @@ struct p11l_entry_set {
 
 struct p11l_wrapped_list {
 	const p11l_function_list *real;
+	/* Entries read from REAL, and the entry set the copy's calls go to. */
+	unsigned n;
+	unsigned set;
 	p11l_function_list copy;
 	/* Handed out by C_GetInterface in place of the module's own. */
 	CK_INTERFACE iface;
@@ -122,6 +125,10 @@ struct p11l_module {
 	/* The entry set the exit-time release calls through: the one of the
 	 * last login (module-table.c).  Set i is module i's own. */
 	unsigned release_set;
+	/* The entry sets of this module's lists; sets[0] is set INDEX.
+	 * Guarded by p11l_lock. */
+	unsigned sets[P11L_LISTS_PER_MODULE];
+	unsigned nsets;
 
 	/* The process that initialised the module, and the one that logged
 	 * in to it; 0 when none (finalize mode needs both). */
@@ -155,13 +162,14 @@ P11L_HIDDEN unsigned p11l_module_count(void);
 P11L_HIDDEN struct p11l_entry_set *p11l_set_at(unsigned set);
 P11L_HIDDEN struct p11l_module *p11l_set_module(unsigned set);
 P11L_HIDDEN p11l_fn p11l_real(unsigned set, enum p11l_call call);
+P11L_HIDDEN int p11l_set_new(struct p11l_module *m);
 P11L_HIDDEN unsigned p11l_release_set(struct p11l_module *m);
 P11L_HIDDEN void p11l_lock(void);
 P11L_HIDDEN void p11l_unlock(void);
 
 /* list-wrapped.c */
 P11L_HIDDEN const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
-	const p11l_function_list *real);
+	const p11l_function_list *real, int from_getter_2x);
 P11L_HIDDEN CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m,
 	CK_INTERFACE *real);
 P11L_HIDDEN int p11l_is_pkcs11_interface(const CK_INTERFACE *iface);

@@ -22,6 +22,13 @@
  *                            C_GetInterface return CKR_OK and no list
  *   FAKE_LOGOUT_FAIL=1       (at each call) C_Logout returns
  *                            CKR_DEVICE_ERROR and changes nothing
+ *   FAKE_LIST2_VERSION=M.N   (at the first getter call) the version the
+ *                            C_GetFunctionList list claims, still in an
+ *                            allocation of the 2.x size (SoftHSM2 2.7.0
+ *                            claims 3.2 there)
+ *   FAKE_SPLIT_LISTS=1       (at the first getter call) the 2.x list's
+ *                            C_Login, C_Logout and C_CloseSession are
+ *                            functions of their own, which log "list=2.x"
  *
  * Built twice, with different FAKE_NAME, so that a test has two modules
  * at two paths; every log line starts with that name. */
@@ -96,6 +103,9 @@ static struct fake_list_3_0 *list_3_0;
 static CK_INTERFACE interfaces[2];
 static CK_UTF8CHAR interface_name[] = P11L_INTERFACE_NAME;
 
+/* Set by the 2.x list's own functions (FAKE_SPLIT_LISTS) while they run. */
+static const char *via = "";
+
 static const char *rv_name(CK_RV rv)
 {
 	switch (rv) {
@@ -144,7 +154,7 @@ static CK_RV logged(CK_RV rv, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fprintf(f, " -> %s\n", rv_name(rv));
+	fprintf(f, "%s -> %s\n", via, rv_name(rv));
 	fclose(f);
 	return rv;
 }
@@ -412,6 +422,31 @@ static CK_RV C_Logout(CK_SESSION_HANDLE h)
 	return logged(CKR_OK, "C_Logout session=%lu slot=%lu", h, s->slot);
 }
 
+static CK_RV C_Login_2x(CK_SESSION_HANDLE h, CK_USER_TYPE user,
+			CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+	via = " list=2.x";
+	CK_RV rv = C_Login(h, user, pin, pin_len);
+	via = "";
+	return rv;
+}
+
+static CK_RV C_Logout_2x(CK_SESSION_HANDLE h)
+{
+	via = " list=2.x";
+	CK_RV rv = C_Logout(h);
+	via = "";
+	return rv;
+}
+
+static CK_RV C_CloseSession_2x(CK_SESSION_HANDLE h)
+{
+	via = " list=2.x";
+	CK_RV rv = C_CloseSession(h);
+	via = "";
+	return rv;
+}
+
 static CK_RV not_supported(void)
 {
 	return logged(CKR_FUNCTION_NOT_SUPPORTED, "unsupported-function");
@@ -505,7 +540,7 @@ static void fill_lists(void)
 	if (list_2 != NULL)
 		return;
 	const char *iv = getenv("FAKE_IFACE_VERSION");
-	unsigned major = 3, minor = 0, n3;
+	unsigned major = 3, minor = 0, n3, major2, minor2;
 
 	if (iv != NULL && sscanf(iv, "%u.%u", &major, &minor) != 2)
 		major = 3, minor = 0;
@@ -539,6 +574,16 @@ static void fill_lists(void)
 	memcpy(list_2->fn, list_3_0->fn, sizeof list_2->fn);
 	list_2->version.major = 2;
 	list_2->version.minor = 40;
+	iv = getenv("FAKE_LIST2_VERSION");
+	if (iv != NULL && sscanf(iv, "%u.%u", &major2, &minor2) == 2) {
+		list_2->version.major = (CK_BYTE)major2;
+		list_2->version.minor = (CK_BYTE)minor2;
+	}
+	if (env_flag("FAKE_SPLIT_LISTS")) {
+		list_2->fn[P11L_C_Login] = (p11l_fn)C_Login_2x;
+		list_2->fn[P11L_C_Logout] = (p11l_fn)C_Logout_2x;
+		list_2->fn[P11L_C_CloseSession] = (p11l_fn)C_CloseSession_2x;
+	}
 	list_3_0->version.major = (CK_BYTE)major;
 	list_3_0->version.minor = (CK_BYTE)minor;
 	/* The default interface comes first. */
