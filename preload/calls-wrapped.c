@@ -35,6 +35,9 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 	if (rv == CKR_OK) {
 		p11l_lock();
 		p11l_record_forget_other_processes(m);
+		/* A fresh start: nothing of ours is left to answer for. */
+		p11l_released_forget(m, NULL, 1);
+		m->finalized_by_release = 0;
 		p11l_unlock();
 	}
 	if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -49,13 +52,26 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 	CK_RV rv;
 
 	unsigned long stamp = p11l_stamp();
+	int in_release = p11l_in_release(), ours;
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* The program's own C_Finalize after ours: the one it would have
+	 * made, answered without calling the module a second time. */
+	p11l_lock();
+	ours = !in_release && m->finalized_by_release;
+	if (ours) {
+		m->finalized_by_release = 0;
+		p11l_released_forget(m, NULL, 1);
+	}
+	p11l_unlock();
+	if (ours)
+		return CKR_OK;
 	rv = f(reserved);
 	if (rv == CKR_OK) {
 		p11l_lock();
 		p11l_record_clear(m, stamp);
+		m->finalized_by_release = in_release;
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
@@ -82,6 +98,9 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 	if (rv == CKR_OK && session) {
 		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
+		/* A released handle the module hands out again is real again. */
+		CK_SLOT_ID was;
+		p11l_released_find(m, session, &was, 1);
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
@@ -97,16 +116,29 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 {
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_CloseSession f = (CK_C_CloseSession)p11l_real(set, P11L_CALL_C_CloseSession);
+	int in_release = p11l_in_release(), released;
+	CK_SLOT_ID slot;
 	CK_RV rv;
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* A session our release closed: closed now, as the program asks. */
+	p11l_lock();
+	released = !in_release && p11l_released_find(m, &session, &slot, 1);
+	p11l_unlock();
+	if (released)
+		return CKR_OK;
 	rv = f(session);
 	if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID ||
 	    rv == CKR_SESSION_CLOSED) {
 		p11l_lock();
+		if (in_release && p11l_record_session_slot(m, session, &slot))
+			released = !p11l_released_add(m, slot, &session);
 		p11l_record_session_remove(m, session);
 		p11l_unlock();
+		if (released)
+			p11l_log("%s: slot %lu: out of memory; the program's own close of session %lu will reach the module",
+				 m->path, slot, session);
 	}
 	return rv;
 }
@@ -115,18 +147,31 @@ CK_RV p11l_C_CloseAllSessions(unsigned set, CK_SLOT_ID slot)
 {
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_CloseAllSessions f = (CK_C_CloseAllSessions)p11l_real(set, P11L_CALL_C_CloseAllSessions);
-	CK_RV rv;
-
 	unsigned long stamp = p11l_stamp();
+	int answered = 0;
+	CK_SESSION_HANDLE h;
+	CK_SLOT_ID was = slot;
+	CK_RV rv;
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* Every session the program had there, our release closed: nothing
+	 * is left for the module to do. */
+	p11l_lock();
+	if (!p11l_in_release() && !p11l_record_find_session(m, &slot, &h, NULL) &&
+	    (p11l_released_forget(m, &slot, 0) > 0 ||
+	     p11l_released_find(m, NULL, &was, 0) || m->finalized_by_release))
+		answered = 1;
+	p11l_unlock();
+	if (answered)
+		return CKR_OK;
 	rv = f(slot);
 	/* The login stays recorded: a YubiHSM keeps the authenticated session
 	 * after every PKCS#11 session is closed. */
 	if (rv == CKR_OK) {
 		p11l_lock();
 		p11l_record_sessions_remove_slot(m, slot, stamp);
+		p11l_released_forget(m, &slot, 0);
 		p11l_unlock();
 	}
 	return rv;
@@ -178,6 +223,8 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 	}
 	p11l_lock();
 	added = p11l_record_login_add(m, slot, user, order);
+	/* Logged in again after a release: the program's next logout is real. */
+	p11l_released_find(m, NULL, &slot, 1);
 	p11l_unlock();
 	if (!added) {
 		p11l_log("%s: slot %lu: out of memory; login not recorded", m->path, slot);
@@ -243,17 +290,42 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_Logout f = (CK_C_Logout)p11l_real(set, P11L_CALL_C_Logout);
 	unsigned long stamp = p11l_stamp();
+	int in_release = p11l_in_release(), closed = 0, any = 0, login = 0;
 	CK_SLOT_ID slot;
 	CK_RV rv;
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* The program's own logout of a slot our release logged out: the
+	 * first one is answered as the module answered ours, and only that
+	 * one reaches no module.  On a session our release closed, the slot
+	 * is not logged in any more, as without us. */
+	if (!in_release) {
+		p11l_lock();
+		closed = p11l_released_find(m, &session, &slot, 0);
+		any = m->nreleased > 0;
+		p11l_unlock();
+		if (closed || (any && session_slot(set, session, &slot))) {
+			p11l_lock();
+			login = p11l_released_find(m, NULL, &slot, 1);
+			p11l_unlock();
+			if (login)
+				return CKR_OK;
+			if (closed)
+				return CKR_USER_NOT_LOGGED_IN;
+		}
+	}
 	rv = f(session);
 	if ((rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) &&
 	    session_slot(set, session, &slot)) {
 		p11l_lock();
 		p11l_record_login_remove(m, slot, stamp);
+		if (in_release && rv == CKR_OK && !p11l_released_add(m, slot, NULL))
+			login = 1;
 		p11l_unlock();
+		if (login)
+			p11l_log("%s: slot %lu: out of memory; the program's own logout will reach the module",
+				 m->path, slot);
 	}
 	return rv;
 }

@@ -26,6 +26,19 @@
 
 static int armed;
 
+/* The thread that runs a release of ours, while it runs.  (Temporary: the
+ * release mechanism is being reworked; it keeps this name and meaning.)
+ * Not thread-local storage: that would cost the library a relocation. */
+static pthread_t releaser;
+static int releasing;
+
+int p11l_in_release(void)
+{
+	return __atomic_load_n(&releasing, __ATOMIC_ACQUIRE) &&
+	       pthread_equal(__atomic_load_n(&releaser, __ATOMIC_RELAXED),
+			     pthread_self());
+}
+
 static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
 		     CK_SESSION_HANDLE h, CK_RV rv)
 {
@@ -176,6 +189,9 @@ static void release_all(void)
 	struct p11l_module *m;
 	CK_SLOT_ID slot;
 
+	__atomic_store_n(&releaser, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&releasing, 1, __ATOMIC_RELEASE);
+
 	for (;;) {
 		p11l_lock();
 		int found = p11l_record_first_login(&m, &slot);
@@ -188,6 +204,7 @@ static void release_all(void)
 		close_left_open();
 	if (mode >= P11L_MODE_FINALIZE)
 		finalize_logged_in();
+	__atomic_store_n(&releasing, 0, __ATOMIC_RELEASE);
 }
 
 /* A semaphore rather than a condition variable: it is set up only when
@@ -275,6 +292,10 @@ void p11l_release_all_bounded(const char *why)
 static void exit_handler(void)
 {
 	p11l_release_all_bounded("exit");
+	/* A login made later in the exit, by a handler of the program's that
+	 * runs after ours, registers the handler again: glibc runs handlers
+	 * registered while it exits. */
+	__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 }
 
 void p11l_exit_handler_arm(void)

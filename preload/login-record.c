@@ -210,3 +210,58 @@ int p11l_record_first_login(struct p11l_module **out, CK_SLOT_ID *slot)
 	}
 	return found;
 }
+
+/* What a release of ours closed or logged out.  The program's own clean-up
+ * of it, later, is answered without the module, as the module would have
+ * answered had we not been there (calls-wrapped.c). */
+int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
+		      const CK_SESSION_HANDLE *h)
+{
+	if (!grow((void **)&m->released, &m->capreleased, m->nreleased,
+		  sizeof *m->released))
+		return 0;
+	m->released[m->nreleased].slot = slot;
+	m->released[m->nreleased].handle = h ? *h : 0;
+	m->released[m->nreleased].is_session = h != NULL;
+	m->nreleased++;
+	return 1;
+}
+
+/* Finds what was released: the session *H (its slot to *SLOT), or when H
+ * is NULL the login on *SLOT.  TAKE: forget it too. */
+int p11l_released_find(struct p11l_module *m, const CK_SESSION_HANDLE *h,
+		       CK_SLOT_ID *slot, int take)
+{
+	for (size_t i = 0; i < m->nreleased; i++) {
+		struct p11l_released *r = &m->released[i];
+
+		if (h ? !(r->is_session && r->handle == *h) :
+			(r->is_session || r->slot != *slot))
+			continue;
+		*slot = r->slot;
+		if (take)
+			*r = m->released[--m->nreleased];
+		return 1;
+	}
+	return 0;
+}
+
+/* Forgets the sessions released on SLOT (all when SLOT is NULL) and, with
+ * LOGIN, its login; returns how many sessions there were. */
+size_t p11l_released_forget(struct p11l_module *m, const CK_SLOT_ID *slot,
+			    int login)
+{
+	size_t sessions = 0;
+
+	for (size_t i = 0; i < m->nreleased;) {
+		struct p11l_released *r = &m->released[i];
+
+		if ((!slot || r->slot == *slot) && (r->is_session || login)) {
+			sessions += r->is_session != 0;
+			*r = m->released[--m->nreleased];
+		} else {
+			i++;
+		}
+	}
+	return sessions;
+}

@@ -118,6 +118,13 @@ enum p11l_getter {
 	P11L_GETTERS
 };
 
+/* A session or login a release of ours ended (login-record.c). */
+struct p11l_released {
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE handle;
+	int is_session;
+};
+
 struct p11l_module {
 	unsigned index;
 	const void *base;
@@ -142,6 +149,10 @@ struct p11l_module {
 	size_t nsessions, capsessions;
 	struct p11l_login *logins;
 	size_t nlogins, caplogins;
+	struct p11l_released *released;
+	size_t nreleased, capreleased;
+	/* A release of ours finalized the module. */
+	int finalized_by_release;
 };
 
 /* entry-table.c: our entry points, one per wrapped call for each entry set
@@ -198,10 +209,18 @@ P11L_HIDDEN unsigned long p11l_stamp(void);
 #define P11L_ALL_RECORDS (~0UL)
 P11L_HIDDEN void p11l_record_forget_other_processes(struct p11l_module *m);
 P11L_HIDDEN int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
+P11L_HIDDEN int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
+	const CK_SESSION_HANDLE *h);
+P11L_HIDDEN int p11l_released_find(struct p11l_module *m,
+	const CK_SESSION_HANDLE *h, CK_SLOT_ID *slot, int take);
+P11L_HIDDEN size_t p11l_released_forget(struct p11l_module *m,
+	const CK_SLOT_ID *slot, int login);
 
 /* exit-handler.c */
 P11L_HIDDEN void p11l_exit_handler_arm(void);
 P11L_HIDDEN void p11l_release_all_bounded(const char *why);
+/* Nonzero when the calling thread runs a release of ours. */
+P11L_HIDDEN int p11l_in_release(void);
 
 /* config.c */
 enum p11l_mode {

@@ -43,10 +43,13 @@ rrun "$n.without" "" -- "$OSSL" "$ODDC" late-logout
 rrun "$n.with" lib -- "$OSSL" "$ODDC" late-logout
 check "$n: without the library the program's own logout after OPENSSL_cleanup() fails (CKR_DEVICE_ERROR)" \
 	grep -qx 'C_Logout after cleanup: 0x30' "$T/$n.without.out"
-# (The library closed the slot's sessions after its logout, so the
-# program's own handle is gone.)
-check "$n: with the library the logout was done before: the late one finds its session closed (CKR_SESSION_HANDLE_INVALID)" \
-	grep -qx 'C_Logout after cleanup: 0xb3' "$T/$n.with.out"
+# (The library logged out before the teardown and closed the slot's
+# sessions; the program's own logout of that slot is answered CKR_OK, as
+# the library's was, without reaching the module: issue 9.1.)
+check "$n: with the library the logout was done before: the late one is answered CKR_OK" \
+	grep -qx 'C_Logout after cleanup: 0x0' "$T/$n.with.out"
+check "$n: with the library exactly one C_Logout reaches the module" \
+	[ "$(grep -c 'C_Logout' "$T/$n.with.log")" = 1 ]
 check "$n: with the library the module logged out successfully" \
 	grep -qx 'oddcrypto C_Logout(slot 1) -> CKR_OK' "$T/$n.with.log"
 

@@ -1,0 +1,153 @@
+#!/bin/sh
+# Issue 9.1: a program's own clean-up, run after libp11logout has released
+# its login, sees what it would see without the library, and the module
+# gets exactly one C_Logout (and, in mode finalize, one C_Finalize).
+#
+# cleanup-prog registers its clean-up with atexit() before it logs in;
+# cleanup-raii (C++) logs out in the destructor of a static object built
+# before the login.  Each checks every answer and exits 5 on any failure.
+# Each runs without the library (the control) and with it, against the
+# fake module in each mode and against SoftHSM2 through pkcs11-spy: the
+# exit status and every answer must be the same, and the module's trace
+# must show one C_Logout.
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+
+PROG=$P11L_TEST_BUILDDIR/cleanup-prog
+RAII=$P11L_TEST_BUILDDIR/cleanup-raii
+MOD=$P11L_TEST_BUILDDIR/.libs/fake-module.so
+for f in "$P11L_LIB" "$MOD" "$PROG"; do
+	[ -e "$f" ] || bail_out "missing $f"
+done
+p11l_tmpdir
+T=$P11L_TMP
+for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+unset FAKE_LOG FAKE_PIN FAKE_SLOTS FAKE_PRELOGIN PKCS11SPY PKCS11SPY_OUTPUT
+: >"$T/empty.conf"
+P11LOGOUT_CONFIG=$T/empty.conf
+export P11LOGOUT_CONFIG
+
+PROGS="$PROG"
+if [ -x "$RAII" ]; then
+	PROGS="$PROGS $RAII"
+else
+	diag "no C++ compiler at configure time: cleanup-raii not built"
+fi
+show() { sed 's/^/#   /' "$@"; }
+
+# run NAME PRELOAD MODE PROGRAM MODULE PIN [SCENARIO]: stdout to
+# $T/NAME.out, stderr to $T/NAME.err, status to $T/NAME.rc; the fake
+# module logs to $T/NAME.log.
+run() {
+	name=$1 pre=$2 mode=$3
+	shift 3
+	: >"$T/$name.log"
+	rc=0
+	FAKE_LOG=$T/$name.log P11LOGOUT_MODE=$mode P11LOGOUT_DEBUG=1 \
+		env LD_PRELOAD="$pre" "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" || rc=$?
+	echo "$rc" >"$T/$name.rc"
+}
+
+# compare TAG BARE LIB: the same status (0) and the same answers.
+compare() {
+	tag=$1 bare=$2 lib=$3
+	check "$tag: the program succeeds without the library (control)" \
+		[ "$(cat "$T/$bare.rc")" = 0 ]
+	if [ "$(cat "$T/$lib.rc")" = "$(cat "$T/$bare.rc")" ]; then
+		ok "$tag: the same exit status with the library"
+	else
+		not_ok "$tag: the same exit status with the library ($(cat "$T/$lib.rc"))"
+		show "$T/$lib.out" "$T/$lib.err"
+	fi
+	if cmp -s "$T/$bare.out" "$T/$lib.out"; then
+		ok "$tag: the same answers with the library"
+	else
+		not_ok "$tag: the same answers with the library"
+		diff "$T/$bare.out" "$T/$lib.out" | show
+	fi
+}
+
+# count NAME CALL: the calls CALL that the fake module answered CKR_OK.
+count() { grep -c "^fake1 $2 .*-> CKR_OK\$\|^fake1 $2 -> CKR_OK\$" "$T/$1.log"; }
+
+for prog in $PROGS; do
+	p=$(basename "$prog")
+	for mode in logout close finalize; do
+		run "$p-$mode-bare" "$(p11l_preload_none)" "$mode" "$prog" "$MOD" 1234
+		run "$p-$mode-lib" "$(p11l_preload)" "$mode" "$prog" "$MOD" 1234
+		compare "$p, fake module, mode $mode" "$p-$mode-bare" "$p-$mode-lib"
+		check "$p, fake module, mode $mode: one C_Logout reaches the module (control: $(count "$p-$mode-bare" C_Logout))" \
+			[ "$(count "$p-$mode-lib" C_Logout)" = 1 ]
+		check "$p, fake module, mode $mode: one C_Finalize reaches the module" \
+			[ "$(count "$p-$mode-lib" C_Finalize)" = 1 ]
+		check "$p, fake module, mode $mode: the library released the login at exit" \
+			grep -q "exit: .*C_Logout(session [0-9]*) -> CKR_OK" "$T/$p-$mode-lib.err"
+		check "$p, fake module, mode $mode: the module's calls are the same as without the library" \
+			cmp -s "$T/$p-$mode-bare.log" "$T/$p-$mode-lib.log"
+	done
+done
+
+# OPENSSL_cleanup() in the middle: the library releases the login there;
+# the program's logout and close that follow, and its second login, behave
+# as without the library.
+run mid-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 midway
+run mid-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 midway
+compare "OPENSSL_cleanup() midway" mid-bare mid-lib
+check "OPENSSL_cleanup() midway: the library released the login there" \
+	grep -q "OPENSSL_cleanup: releasing" "$T/mid-lib.err"
+check "OPENSSL_cleanup() midway: two C_Logout reach the module, as without the library" \
+	[ "$(count mid-lib C_Logout)" = 2 ]
+check "OPENSSL_cleanup() midway: the module's calls are the same as without the library" \
+	cmp -s "$T/mid-bare.log" "$T/mid-lib.log"
+
+# A login made in the program's clean-up, after the library's exit handler
+# ran, is released too: glibc runs the handler registered during exit.
+run re-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 relogin
+run re-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 relogin
+compare "login again in the clean-up" re-bare re-lib
+check "login again in the clean-up: left logged in without the library (control)" \
+	[ "$(count re-bare C_Logout)" = 1 ]
+check "login again in the clean-up: released too with the library" \
+	[ "$(count re-lib C_Logout)" = 2 ]
+check "login again in the clean-up: the last call logs that login out" \
+	sh -c "tail -n 2 '$T/re-lib.log' | head -1 | grep -q '^fake1 C_Logout .*-> CKR_OK\$'"
+
+# SoftHSM2 through pkcs11-spy: the spy's trace is what reaches the token.
+. "$P11L_TEST_SRCDIR/spy-trace.sh"
+. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
+why=
+if why=$(p11l_softhsm_missing); then :; elif [ ! -r "$P11L_SPY" ]; then
+	why="pkcs11-spy (OpenSC) not found at $P11L_SPY"
+elif ! p11l_softhsm_setup >"$T/softhsm-setup.log" 2>&1; then
+	bail_out "cannot create the SoftHSM2 token"
+else
+	why=
+fi
+for prog in $PROGS; do
+	p=$(basename "$prog")
+	for mode in logout finalize; do
+		tag="$p, SoftHSM2 through pkcs11-spy, mode $mode"
+		if [ -n "$why" ]; then
+			for i in 1 2 3 4 5; do
+				P11L_TAP_N=$((P11L_TAP_N + 1))
+				echo "ok $P11L_TAP_N # SKIP $tag: $why"
+			done
+			continue
+		fi
+		for w in bare lib; do
+			pre=$(p11l_preload_none)
+			[ "$w" = lib ] && pre=$(p11l_preload)
+			PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$T/$p-spy-$mode-$w.trace \
+				run "$p-spy-$mode-$w" "$pre" "$mode" "$prog" "$P11L_SPY" "$P11L_PIN"
+			p11l_spy_calls "$T/$p-spy-$mode-$w.trace" >"$T/$p-spy-$mode-$w.calls"
+		done
+		compare "$tag" "$p-spy-$mode-bare" "$p-spy-$mode-lib"
+		check "$tag: one C_Logout reaches the token" \
+			[ "$(grep -c '^C_Logout CKR_OK$' "$T/$p-spy-$mode-lib.calls")" = 1 ]
+		check "$tag: one C_Finalize reaches the token" \
+			[ "$(grep -c '^C_Finalize CKR_OK$' "$T/$p-spy-$mode-lib.calls")" = 1 ]
+	done
+done
+done_testing
