@@ -1,13 +1,16 @@
-/* Diagnostics go to standard error only, one whole line per write(2) so
- * that lines from several processes or threads do not interleave.  Nothing
- * is ever written to standard output, and no PIN ever reaches here. */
+/* Diagnostics go to standard error, or with P11LOGOUT_LOG=syslog to the
+ * system log; one whole line per write(2) or datagram, so that lines from
+ * several processes or threads do not interleave.  Nothing is ever written
+ * to standard output, and no PIN ever reaches here. */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,38 +43,51 @@ static void emit(const char *fmt, va_list ap)
 
 /* P11LOGOUT_LOG=syslog: the same lines, to the system log, with our own
  * ident.  Written to /dev/log directly rather than through openlog(),
- * which would change the ident and options of the program's own syslog. */
+ * which would change the ident and options of the program's own syslog.
+ *
+ * The descriptor is the program's to close: a daemon that closes every
+ * descriptor may get the same number for a socket of its own.  So before
+ * each line it is checked to be still the socket we connected (same
+ * inode), and otherwise a new one is connected; the old number, no longer
+ * ours, is left alone. */
+static pthread_mutex_t syslog_lock = PTHREAD_MUTEX_INITIALIZER;
 static int syslog_fd = -1;
+static dev_t syslog_dev;
+static ino_t syslog_ino;
+
+static int still_ours(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == syslog_dev && st.st_ino == syslog_ino;
+}
+
+static int syslog_connect(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	struct stat st;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+	    fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	syslog_dev = st.st_dev;
+	syslog_ino = st.st_ino;
+	return fd;
+}
 
 static void emit_syslog(const char *fmt, va_list ap)
 {
 	/* LOG_AUTH (4 << 3) | LOG_INFO (6): logins are authentication events. */
 	static const int priority = (4 << 3) | 6;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
 	char line[600];
 	int n, len, saved = errno;
-	int fd = __atomic_load_n(&syslog_fd, __ATOMIC_ACQUIRE);
 
-	if (fd < 0) {
-		int fresh = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fresh < 0) {
-			errno = saved;
-			return;
-		}
-		if (connect(fresh, (struct sockaddr *)&addr, sizeof addr) != 0) {
-			close(fresh);
-			errno = saved;
-			return;
-		}
-		int expected = -1;
-		if (__atomic_compare_exchange_n(&syslog_fd, &expected, fresh, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			fd = fresh;
-		} else {
-			close(fresh);
-			fd = expected;
-		}
-	}
 	len = snprintf(line, sizeof line, "<%d>libp11logout[%ld]: ", priority,
 		       (long)getpid());
 	if (len < 0 || (size_t)len >= sizeof line) {
@@ -81,8 +97,13 @@ static void emit_syslog(const char *fmt, va_list ap)
 	n = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
 	if (n > 0)
 		len += (size_t)n < sizeof line - (size_t)len ? n : (int)(sizeof line - (size_t)len - 1);
-	while (send(fd, line, (size_t)len, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	pthread_mutex_lock(&syslog_lock);
+	if (!still_ours(syslog_fd))
+		syslog_fd = syslog_connect();
+	if (syslog_fd >= 0)
+		while (send(syslog_fd, line, (size_t)len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+			;
+	pthread_mutex_unlock(&syslog_lock);
 	errno = saved;
 }
 

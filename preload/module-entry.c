@@ -47,6 +47,7 @@ static void load_real_module(void)
 	any = gfl ? gfl : gi ? gi : gil;
 	if (!any) {
 		p11l_warn("%s: not a PKCS#11 module (no C_GetFunctionList or C_GetInterface)", path);
+		dlclose(handle);
 		return;
 	}
 	/* A real module that P11LOGOUT_MODULES leaves out, or one past the

@@ -1,9 +1,11 @@
 #!/bin/sh
 # P11LOGOUT_LOG=syslog: the library's lines go to /dev/log as datagrams
 # "<38>libp11logout[PID]: ..." (LOG_AUTH | LOG_INFO) and nothing goes to
-# stderr.  A test listener (python3) receives them: bound at /dev/log when
-# there is none (and removed again), or, when there is one, bound in the
-# test directory and mounted over /dev/log in a private mount namespace.
+# stderr.  A test listener (python3) receives them, bound in the test
+# directory and seen as /dev/log in a private mount namespace: mounted over
+# the host's /dev/log, or, where there is none, as the log of a /dev of the
+# test's own.  Nothing is ever created in the host's /dev: without a mount
+# namespace (root and unshare --mount) the test is skipped.
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/settings-lib.sh"
 
@@ -43,40 +45,34 @@ if [ ! -e /dev/log ]; then
 		grep -qx 'fake1 C_Logout session=100 slot=1 -> CKR_OK' "$T/none.exit"
 fi
 
-SOCK= NS=
-if [ ! -e /dev/log ]; then
-	SOCK=/dev/log
-	[ -w /dev ] || skip_all "/dev/log does not exist and /dev is not writable"
-	# Ours, removed at exit; only the socket this test bound.
-	trap 'kill "$lpid" 2>/dev/null; [ -S /dev/log ] && [ -e "$T/ours" ] && rm -f /dev/log; rm -rf "$P11L_TMP"' EXIT
-	touch "$T/ours"
-elif [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
-	SOCK=$T/log.sock
-	NS=yes
-	trap 'kill "$lpid" 2>/dev/null; rm -rf "$P11L_TMP"' EXIT
-else
-	skip_all "/dev/log exists and a private mount namespace is not available"
+if [ "$(id -u)" != 0 ] || ! unshare --mount true 2>/dev/null; then
+	skip_all "no private mount namespace (root and unshare --mount), and this test never creates /dev/log on the host"
 fi
+mkdir "$T/dev"
+for d in null zero random urandom; do : >"$T/dev/$d"; done
+SOCK=$T/dev/log
+trap 'kill "$lpid" 2>/dev/null; rm -rf "$P11L_TMP"' EXIT
 python3 "$T/listen.py" "$SOCK" "$T/dgrams" "$T/ready" 2>"$T/listen.err" &
 lpid=$!
 i=0
 while [ ! -e "$T/ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ -e "$T/ready" ] || { cat "$T/listen.err" >&2; bail_out "the listener did not start"; }
 
-# logged TAG VAR=VALUE...: the driver's one-slot scenario with the library,
-# its pid in TAG.pid, its datagrams (only those) in TAG.dg.
+# logged TAG VAR=VALUE...: $LOGGED_CMD (default: the driver's one-slot
+# scenario) with the library, in a mount namespace where /dev/log is the
+# listener; its pid in TAG.pid, its datagrams (only those) in TAG.dg.
 nmark=0
+LOGGED_CMD="$DRIVER $MOD one-slot"
 logged() {
 	ltag=$1
 	shift
-	if [ -n "$NS" ]; then
-		srun "$ltag" "" "$@" -- unshare --mount sh -c \
-			'mount --bind "$1" /dev/log && shift && echo $$ >"$1" && shift && exec env LD_PRELOAD="$P11L_LIB" "$@"' \
-			sh "$SOCK" "$T/$ltag.pid" "$DRIVER" "$MOD" one-slot
-	else
-		srun "$ltag" "" "$@" -- sh -c 'echo $$ >"$1" && shift && exec env LD_PRELOAD="$P11L_LIB" "$@"' \
-			sh "$T/$ltag.pid" "$DRIVER" "$MOD" one-slot
-	fi
+	# shellcheck disable=SC2086
+	srun "$ltag" "" "$@" -- unshare --mount sh -c \
+		'if [ -e /dev/log ]; then mount --bind "$1/log" /dev/log; else
+			for d in null zero random urandom; do mount --bind "/dev/$d" "$1/$d" || exit 1; done
+			mount --rbind "$1" /dev; fi || exit 1
+		shift && echo $$ >"$1" && shift && exec env LD_PRELOAD="$P11L_LIB" "$@"' \
+		sh "$T/dev" "$T/$ltag.pid" $LOGGED_CMD
 	# A marker after the run: once it is in, so is everything before it.
 	nmark=$((nmark + 1))
 	python3 "$T/send.py" "$SOCK" "test-marker-$nmark"
@@ -133,5 +129,16 @@ check "syslog without debug: nothing on stderr" test ! -s "$T/quiet.err"
 check "syslog without debug: still logged out" \
 	grep -qx 'fake1 C_Logout session=100 slot=1 -> CKR_OK' "$T/quiet.exit"
 diag "syslog without debug: $(wc -l <"$T/quiet.dg") datagram(s)"
+
+# A daemon closes every descriptor, the library's syslog socket among
+# them, and gets the same numbers for a socket pair of its own: the
+# library's next line still goes to /dev/log, never to the daemon's socket.
+LOGGED_CMD="$P11L_TEST_BUILDDIR/syslog-reuse $MOD $PIN"
+logged reuse P11LOGOUT_LOG=syslog P11LOGOUT_DEBUG=1
+check "descriptor reused by the program: nothing of ours on its own socket" \
+	grep -qx 'own socket: clean' "$T/reuse.out"
+check "descriptor reused by the program: status 0" test "$(rc reuse)" = 0
+check "descriptor reused by the program: the second login still reported to /dev/log" \
+	test "$(grep -c 'slot 1: login as user recorded' "$T/reuse.dg")" = 2
 
 done_testing
