@@ -8,10 +8,6 @@
 
 #include "p11logout.h"
 
-/* Orders logins by when they entered a wrapper, so that at exit the outer
- * module of a proxy chain is logged out before the inner one. */
-static unsigned long login_sequence;
-
 static void log_waited(struct p11l_module *m, const char *what,
 		       const struct p11l_wait *w, CK_RV rv)
 {
@@ -106,8 +102,8 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
 			p11l_exit_handler_arm();
 		if (!added)
-			p11l_log("%s: slot %lu: out of memory; session %lu not recorded",
-				 m->path, slot, *session);
+			p11l_warn("%s: slot %lu: out of memory; session %lu not recorded and will not be closed at exit",
+				  m->path, slot, *session);
 	}
 	return rv;
 }
@@ -227,7 +223,8 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 	p11l_released_find(m, NULL, &slot, 1);
 	p11l_unlock();
 	if (!added) {
-		p11l_log("%s: slot %lu: out of memory; login not recorded", m->path, slot);
+		p11l_warn("%s: slot %lu: out of memory; login not recorded and will not be released at exit",
+			  m->path, slot);
 		return;
 	}
 	__atomic_store_n(&m->login_pid, getpid(), __ATOMIC_RELEASE);
@@ -238,51 +235,47 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 	p11l_exit_handler_arm();
 }
 
-CK_RV p11l_C_Login(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
-		 CK_UTF8CHAR *pin, CK_ULONG pin_len)
+/* C_Login, or C_LoginUser when BY_NAME: both are recorded alike. */
+static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
+		   CK_USER_TYPE user, CK_UTF8CHAR *pin, CK_ULONG pin_len,
+		   CK_UTF8CHAR *username, CK_ULONG username_len)
 {
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_Login f = (CK_C_Login)p11l_real(set, P11L_CALL_C_Login);
+	CK_C_LoginUser fu = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
+	int recorded = user == CKU_USER || user == CKU_SO;
 	struct p11l_wait w = { 0 };
 	unsigned long order;
 	CK_RV rv;
 
-	if (!f)
+	if (by_name ? !fu : !f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
-	if (user != CKU_USER && user != CKU_SO)
-		return f(session, user, pin, pin_len);
-	order = __atomic_fetch_add(&login_sequence, 1, __ATOMIC_RELAXED);
+	/* Taken as the call enters: at exit, logins are released in this
+	 * order, so the outer module of a proxy chain goes before the inner. */
+	order = p11l_stamp();
 	do
-		rv = f(session, user, pin, pin_len);
-	while (p11l_wait_again(&w, rv));
+		rv = by_name ? fu(session, user, pin, pin_len, username, username_len) :
+			       f(session, user, pin, pin_len);
+	while (recorded && p11l_wait_again(&w, rv));
+	if (!recorded)
+		return rv;
 	if (w.tries)
-		log_waited(m, "C_Login", &w, rv);
+		log_waited(m, by_name ? "C_LoginUser" : "C_Login", &w, rv);
 	login_done(set, session, user, order, rv);
 	return rv;
 }
 
-CK_RV p11l_C_LoginUser(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
-		      CK_UTF8CHAR *pin, CK_ULONG pin_len,
-		      CK_UTF8CHAR *username, CK_ULONG username_len)
+CK_RV p11l_C_Login(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
+		   CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
-	struct p11l_module *m = p11l_set_module(set);
-	CK_C_LoginUser f = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
-	struct p11l_wait w = { 0 };
-	unsigned long order;
-	CK_RV rv;
+	return login(set, 0, session, user, pin, pin_len, NULL, 0);
+}
 
-	if (!f)
-		return CKR_FUNCTION_NOT_SUPPORTED;
-	if (user != CKU_USER && user != CKU_SO)
-		return f(session, user, pin, pin_len, username, username_len);
-	order = __atomic_fetch_add(&login_sequence, 1, __ATOMIC_RELAXED);
-	do
-		rv = f(session, user, pin, pin_len, username, username_len);
-	while (p11l_wait_again(&w, rv));
-	if (w.tries)
-		log_waited(m, "C_LoginUser", &w, rv);
-	login_done(set, session, user, order, rv);
-	return rv;
+CK_RV p11l_C_LoginUser(unsigned set, CK_SESSION_HANDLE session, CK_USER_TYPE user,
+		       CK_UTF8CHAR *pin, CK_ULONG pin_len,
+		       CK_UTF8CHAR *username, CK_ULONG username_len)
+{
+	return login(set, 1, session, user, pin, pin_len, username, username_len);
 }
 
 CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)

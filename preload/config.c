@@ -38,18 +38,30 @@ static const char *env(const char *name)
 #endif
 }
 
+/* The names of enum p11l_mode, in its order. */
+static const char mode_names[][10] = { "logout", "close", "finalize" };
+
+#define P11L_STRING(x) #x
+#define P11L_DECIMAL(x) P11L_STRING(x)
+
 static int parse_bool(const char *v, struct p11l_config *c, size_t off)
 {
 	static const char yes[][6] = { "1", "yes", "true", "on" };
 	static const char no[][6] = { "0", "no", "false", "off", "" };
 	int *out = (int *)((char *)c + off);
 
-	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
-		if (strcasecmp(v, yes[i]) == 0)
-			return *out = 1, 1;
-	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-		if (strcasecmp(v, no[i]) == 0)
-			return *out = 0, 1;
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -73,22 +85,26 @@ static int parse_seconds(const char *v, struct p11l_config *c, size_t off)
 
 static int parse_mode(const char *v, struct p11l_config *c, size_t off)
 {
-	static const char names[][10] = { "logout", "close", "finalize" };
+	enum p11l_mode *out = (enum p11l_mode *)((char *)c + off);
 
-	(void)off;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(v, names[i]) == 0)
-			return c->mode = (enum p11l_mode)i, 1;
+	for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++) {
+		if (strcmp(v, mode_names[i]) == 0) {
+			*out = (enum p11l_mode)i;
+			return 1;
+		}
+	}
 	return 0;
 }
 
+/* Where the lines go: 0 standard error, 1 syslog. */
 static int parse_log(const char *v, struct p11l_config *c, size_t off)
 {
-	(void)off;
-	if (strcmp(v, "stderr") == 0)
-		return c->log_syslog = 0, 1;
-	if (strcmp(v, "syslog") == 0)
-		return c->log_syslog = 1, 1;
+	int *out = (int *)((char *)c + off);
+
+	if (strcmp(v, "stderr") == 0 || strcmp(v, "syslog") == 0) {
+		*out = strcmp(v, "syslog") == 0;
+		return 1;
+	}
 	return 0;
 }
 
@@ -118,11 +134,15 @@ static const struct setting {
 	{ "debug", "P11LOGOUT_DEBUG", parse_bool,
 	  offsetof(struct p11l_config, debug), "0 or 1" },
 	{ "timeout", "P11LOGOUT_TIMEOUT", parse_seconds,
-	  offsetof(struct p11l_config, timeout), "seconds from 0 to 3600" },
+	  offsetof(struct p11l_config, timeout),
+	  "seconds from 0 to " P11L_DECIMAL(P11L_MAX_SECONDS) },
 	{ "wait", "P11LOGOUT_WAIT", parse_seconds,
-	  offsetof(struct p11l_config, wait), "seconds from 0 to 3600" },
-	{ "mode", "P11LOGOUT_MODE", parse_mode, 0, "logout, close or finalize" },
-	{ "log", "P11LOGOUT_LOG", parse_log, 0, "stderr or syslog" },
+	  offsetof(struct p11l_config, wait),
+	  "seconds from 0 to " P11L_DECIMAL(P11L_MAX_SECONDS) },
+	{ "mode", "P11LOGOUT_MODE", parse_mode,
+	  offsetof(struct p11l_config, mode), "logout, close or finalize" },
+	{ "log", "P11LOGOUT_LOG", parse_log,
+	  offsetof(struct p11l_config, log_syslog), "stderr or syslog" },
 	{ "modules", "P11LOGOUT_MODULES", parse_text,
 	  offsetof(struct p11l_config, modules), "a list of patterns" },
 	{ "module", "P11LOGOUT_MODULE", parse_text,
@@ -268,11 +288,9 @@ static void load(void)
  * `p11-run --show-config` prints. */
 static void banner(void)
 {
-	static const char modes[][10] = { "logout", "close", "finalize" };
-
 	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s",
 		 PACKAGE_VERSION, config.debug, config.timeout, config.wait,
-		 modes[config.mode], config.log_syslog ? "syslog" : "stderr",
+		 mode_names[config.mode], config.log_syslog ? "syslog" : "stderr",
 		 config.modules ? config.modules : "*",
 		 config.module ? config.module : "-");
 }

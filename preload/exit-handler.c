@@ -26,6 +26,11 @@
 
 static int armed;
 
+/* What the running release is for ("exit", "OPENSSL_cleanup"): the prefix
+ * of its log lines.  Set before each release (no initialiser: a pointer in
+ * data would cost every process a relocation). */
+static const char *release_why;
+
 /* The thread that runs a release of ours, while it runs.  (Temporary: the
  * release mechanism is being reworked; it keeps this name and meaning.)
  * Not thread-local storage: that would cost the library a relocation. */
@@ -44,7 +49,7 @@ static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
 {
 	char b[32];
 
-	p11l_log("exit: %s: slot %lu: %s(session %lu) -> %s", m->path, slot,
+	p11l_log("%s: %s: slot %lu: %s(session %lu) -> %s", release_why, m->path, slot,
 		 what, h, p11l_ckr_name(rv, b));
 }
 
@@ -100,8 +105,12 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	int have;
 
 	if (!module_still_loaded(m)) {
-		p11l_log("exit: %s: slot %lu: module is no longer loaded; nothing to call",
-			 m->path, slot);
+		if (!p11l_real(p11l_release_set(m), P11L_CALL_C_Logout))
+			p11l_log("%s: %s: slot %lu: the module's list has no C_Logout; nothing to call",
+				 release_why, m->path, slot);
+		else
+			p11l_log("%s: %s: slot %lu: module is no longer loaded; nothing to call",
+				 release_why, m->path, slot);
 		p11l_lock();
 		p11l_record_clear(m, P11L_ALL_RECORDS);
 		p11l_unlock();
@@ -179,7 +188,7 @@ static void finalize_logged_in(void)
 			continue;
 		CK_RV rv = p11l_C_Finalize(p11l_release_set(m), NULL);
 		char b[32];
-		p11l_log("exit: %s: C_Finalize -> %s", m->path, p11l_ckr_name(rv, b));
+		p11l_log("%s: %s: C_Finalize -> %s", release_why, m->path, p11l_ckr_name(rv, b));
 	}
 }
 
@@ -251,6 +260,7 @@ void p11l_release_all_bounded(const char *why)
 	if (!has_work())
 		return;
 	p11l_log("%s: releasing logins (bound %u s)", why, timeout);
+	release_why = why;
 	if (timeout == 0) {
 		release_all();
 		return;

@@ -9,6 +9,9 @@
 
 #include "p11logout.h"
 
+/* One counter orders everything the record keeps: the stamps of records
+ * (struct p11l_session) and the order logins started in (the order of
+ * struct p11l_login). */
 static unsigned long stamp_counter = 1;
 
 unsigned long p11l_stamp(void)
@@ -35,25 +38,20 @@ static int grow(void **items, size_t *cap, size_t n, size_t size)
 int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
 			    CK_SLOT_ID slot)
 {
-	pid_t pid = getpid();
+	size_t i = 0;
 
 	/* A handle the module reuses replaces whatever was recorded for it. */
-	for (size_t i = 0; i < m->nsessions; i++) {
-		if (m->sessions[i].handle == h) {
-			m->sessions[i].slot = slot;
-			m->sessions[i].pid = pid;
-			m->sessions[i].stamp = p11l_stamp();
-			return 1;
-		}
+	while (i < m->nsessions && m->sessions[i].handle != h)
+		i++;
+	if (i == m->nsessions) {
+		if (!grow((void **)&m->sessions, &m->capsessions, m->nsessions,
+			  sizeof *m->sessions))
+			return 0;
+		m->nsessions++;
 	}
-	if (!grow((void **)&m->sessions, &m->capsessions, m->nsessions,
-		  sizeof *m->sessions))
-		return 0;
-	m->sessions[m->nsessions].handle = h;
-	m->sessions[m->nsessions].slot = slot;
-	m->sessions[m->nsessions].pid = pid;
-	m->sessions[m->nsessions].stamp = p11l_stamp();
-	m->nsessions++;
+	m->sessions[i] = (struct p11l_session){
+		.handle = h, .slot = slot, .pid = getpid(), .stamp = p11l_stamp(),
+	};
 	return 1;
 }
 

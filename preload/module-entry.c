@@ -72,7 +72,7 @@ static struct p11l_module *real(void)
 	return __atomic_load_n(&real_module, __ATOMIC_ACQUIRE);
 }
 
-__attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
+P11L_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
 {
 	struct p11l_module *m = real();
 
@@ -84,7 +84,7 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
 	return CKR_GENERAL_ERROR;
 }
 
-__attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE *list,
+P11L_EXPORT CK_RV C_GetInterfaceList(CK_INTERFACE *list,
 								CK_ULONG *count)
 {
 	struct p11l_module *m = real();
@@ -97,7 +97,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE *li
 	return CKR_GENERAL_ERROR;
 }
 
-__attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR *name,
+P11L_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR *name,
 							    CK_VERSION *version,
 							    CK_INTERFACE **iface,
 							    CK_FLAGS flags)

@@ -3,13 +3,26 @@
  * The path a lookup takes, file by file:
  *   dlsym-entry.S     the exported dlsym: routes, then jumps (tail) on
  *   dlsym-route.c     getter names go to p11l_dlsym_wrap, all else to libc
- *   module-table.c    one record per module, found by its load address
+ *   module-table.c    one record per module, found by its load address,
+ *                     and the entry sets (our entry points per list kind)
  *   getters-wrapped.c the module's getters, returning wrapped lists
  *   list-wrapped.c    the copy of a function list, sized by its version
- *   entry-table.c     per-module entry points (a fixed table of closures)
+ *   entry-table.c     entry points per entry set, generated from the
+ *                     table of wrapped calls (P11L_WRAPPED_CALLS below)
  *   calls-wrapped.c   the session-lifecycle calls, which keep the record
- *   login-record.c    the record: open sessions and logged-in slots
+ *   login-record.c    the record: open sessions and logged-in slots, and
+ *                     what a release of ours ended
  *   exit-handler.c    the atexit handler that logs out before teardown
+ *   openssl-cleanup.c the OPENSSL_cleanup interposer: releases first
+ * Around it:
+ *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
+ *   session-wait.c    retrying a login refused for lack of sessions
+ *   config.c          the settings: defaults, file, P11LOGOUT_* variables
+ *   log.c             diagnostics to stderr or syslog
+ *   ckr-names.c       CKR_* names for the log
+ *   module-entry.c    libp11logout-module.so: the wrapper as a module
+ *   pkcs11-types.h    the subset of PKCS#11 the library needs
+ *   p11-run.in        the p11-run command
  */
 #ifndef P11L_P11LOGOUT_H
 #define P11L_P11LOGOUT_H
@@ -19,7 +32,9 @@
 
 #include "pkcs11-types.h"
 
-#define P11L_HIDDEN __attribute__((visibility("hidden")))
+/* Everything is built with -fvisibility=hidden; only what a program may
+ * call (dlsym, OPENSSL_cleanup, the module wrapper's getters) is exported. */
+#define P11L_EXPORT __attribute__((visibility("default")))
 
 /* How many distinct modules get entry points of their own.  A module past
  * this passes through unwrapped (and is named in the debug log): it keeps
@@ -59,7 +74,7 @@
 #define P11L_CALL_ROW(d, name, params, args) P11L_CALL_##name,
 enum p11l_call { P11L_WRAPPED_CALLS(P11L_CALL_ROW, ~) P11L_CALLS };
 #define P11L_CALL_BODY(d, name, params, args) \
-	P11L_HIDDEN CK_RV p11l_##name(unsigned set, P11L_UNPAREN params);
+	CK_RV p11l_##name(unsigned set, P11L_UNPAREN params);
 P11L_WRAPPED_CALLS(P11L_CALL_BODY, ~)
 
 /* How many sets of entry points there are.  Set i < P11L_MAX_MODULES
@@ -157,70 +172,70 @@ struct p11l_module {
 
 /* entry-table.c: our entry points, one per wrapped call for each entry set
  * (see struct p11l_entry_set), and the set they belong to. */
-P11L_HIDDEN p11l_fn p11l_entry(unsigned set, enum p11l_call call);
-P11L_HIDDEN void p11l_entry_table_init(void);
+p11l_fn p11l_entry(unsigned set, enum p11l_call call);
+void p11l_entry_table_init(void);
 
 /* dlsym-route.c */
 typedef void *(*p11l_dlsym_fn)(void *, const char *);
-P11L_HIDDEN p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
-P11L_HIDDEN void *p11l_dlsym_wrap(void *handle, const char *name);
-P11L_HIDDEN void *p11l_next_symbol(const char *name);
+p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
+void *p11l_dlsym_wrap(void *handle, const char *name);
+void *p11l_next_symbol(const char *name);
 
 /* module-table.c */
-P11L_HIDDEN struct p11l_module *p11l_module_for_getter(void *getter);
-P11L_HIDDEN struct p11l_module *p11l_module_at(unsigned index);
-P11L_HIDDEN unsigned p11l_module_count(void);
-P11L_HIDDEN struct p11l_entry_set *p11l_set_at(unsigned set);
-P11L_HIDDEN struct p11l_module *p11l_set_module(unsigned set);
-P11L_HIDDEN p11l_fn p11l_real(unsigned set, enum p11l_call call);
-P11L_HIDDEN int p11l_set_new(struct p11l_module *m);
-P11L_HIDDEN unsigned p11l_release_set(struct p11l_module *m);
-P11L_HIDDEN void p11l_lock(void);
-P11L_HIDDEN void p11l_unlock(void);
+struct p11l_module *p11l_module_for_getter(void *getter);
+struct p11l_module *p11l_module_at(unsigned index);
+unsigned p11l_module_count(void);
+struct p11l_entry_set *p11l_set_at(unsigned set);
+struct p11l_module *p11l_set_module(unsigned set);
+p11l_fn p11l_real(unsigned set, enum p11l_call call);
+int p11l_set_new(struct p11l_module *m);
+unsigned p11l_release_set(struct p11l_module *m);
+void p11l_lock(void);
+void p11l_unlock(void);
 
 /* list-wrapped.c */
-P11L_HIDDEN const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
+const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 	const p11l_function_list *real, int from_getter_2x);
-P11L_HIDDEN CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m,
+CK_INTERFACE *p11l_wrap_interface(struct p11l_module *m,
 	CK_INTERFACE *real);
-P11L_HIDDEN int p11l_is_pkcs11_interface(const CK_INTERFACE *iface);
+int p11l_is_pkcs11_interface(const CK_INTERFACE *iface);
 
 /* getters-wrapped.c */
-P11L_HIDDEN int p11l_getter_index(const char *name);
-P11L_HIDDEN void p11l_set_real_getter(struct p11l_module *m, int which, void *sym);
-P11L_HIDDEN void *p11l_wrapped_getter(struct p11l_module *m, int which);
+int p11l_getter_index(const char *name);
+void p11l_set_real_getter(struct p11l_module *m, int which, void *sym);
+void *p11l_wrapped_getter(struct p11l_module *m, int which);
 
 /* login-record.c: all callers hold p11l_lock. */
-P11L_HIDDEN int p11l_record_session_add(struct p11l_module *m,
+int p11l_record_session_add(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID slot);
-P11L_HIDDEN void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h);
-P11L_HIDDEN void p11l_record_sessions_remove_slot(struct p11l_module *m,
+void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h);
+void p11l_record_sessions_remove_slot(struct p11l_module *m,
 	CK_SLOT_ID slot, unsigned long before);
-P11L_HIDDEN int p11l_record_session_slot(struct p11l_module *m,
+int p11l_record_session_slot(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
-P11L_HIDDEN int p11l_record_find_session(struct p11l_module *m,
+int p11l_record_find_session(struct p11l_module *m,
 	const CK_SLOT_ID *slot, CK_SESSION_HANDLE *h, CK_SLOT_ID *found_slot);
-P11L_HIDDEN int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
+int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
-P11L_HIDDEN void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
+void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
 	unsigned long before);
-P11L_HIDDEN void p11l_record_clear(struct p11l_module *m, unsigned long before);
-P11L_HIDDEN unsigned long p11l_stamp(void);
+void p11l_record_clear(struct p11l_module *m, unsigned long before);
+unsigned long p11l_stamp(void);
 #define P11L_ALL_RECORDS (~0UL)
-P11L_HIDDEN void p11l_record_forget_other_processes(struct p11l_module *m);
-P11L_HIDDEN int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
-P11L_HIDDEN int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
+void p11l_record_forget_other_processes(struct p11l_module *m);
+int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
+int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
 	const CK_SESSION_HANDLE *h);
-P11L_HIDDEN int p11l_released_find(struct p11l_module *m,
+int p11l_released_find(struct p11l_module *m,
 	const CK_SESSION_HANDLE *h, CK_SLOT_ID *slot, int take);
-P11L_HIDDEN size_t p11l_released_forget(struct p11l_module *m,
+size_t p11l_released_forget(struct p11l_module *m,
 	const CK_SLOT_ID *slot, int login);
 
 /* exit-handler.c */
-P11L_HIDDEN void p11l_exit_handler_arm(void);
-P11L_HIDDEN void p11l_release_all_bounded(const char *why);
+void p11l_exit_handler_arm(void);
+void p11l_release_all_bounded(const char *why);
 /* Nonzero when the calling thread runs a release of ours. */
-P11L_HIDDEN int p11l_in_release(void);
+int p11l_in_release(void);
 
 /* config.c */
 enum p11l_mode {
@@ -245,16 +260,16 @@ struct p11l_config {
 };
 #define P11L_DEFAULT_TIMEOUT 5
 #define P11L_MAX_SECONDS 3600
-P11L_HIDDEN const struct p11l_config *p11l_config(void);
+const struct p11l_config *p11l_config(void);
 
 /* log.c */
-P11L_HIDDEN void p11l_log(const char *fmt, ...)
+void p11l_log(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
-P11L_HIDDEN void p11l_warn(const char *fmt, ...)
+void p11l_warn(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
 /* module-select.c */
-P11L_HIDDEN int p11l_module_selected(const char *path);
+int p11l_module_selected(const char *path);
 
 /* session-wait.c */
 struct p11l_wait {
@@ -264,9 +279,9 @@ struct p11l_wait {
 	unsigned delay;
 	unsigned seed;
 };
-P11L_HIDDEN int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
+int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 
 /* ckr-names.c */
-P11L_HIDDEN const char *p11l_ckr_name(CK_RV rv, char buf[32]);
+const char *p11l_ckr_name(CK_RV rv, char buf[32]);
 
 #endif

@@ -97,6 +97,8 @@ run mid-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 midway
 compare "OPENSSL_cleanup() midway" mid-bare mid-lib
 check "OPENSSL_cleanup() midway: the library released the login there" \
 	grep -q "OPENSSL_cleanup: releasing" "$T/mid-lib.err"
+check "OPENSSL_cleanup() midway: its log lines say so, not 'exit'" \
+	grep -q "^libp11logout: OPENSSL_cleanup: .*C_Logout(session [0-9]*) -> CKR_OK" "$T/mid-lib.err"
 check "OPENSSL_cleanup() midway: two C_Logout reach the module, as without the library" \
 	[ "$(count mid-lib C_Logout)" = 2 ]
 check "OPENSSL_cleanup() midway: the module's calls are the same as without the library" \
