@@ -7,6 +7,9 @@
  *   midway   after the login, call OPENSSL_cleanup() when the process has
  *            one (libp11logout preloaded: it releases the login then),
  *            log out and close; then open a session, log in again, exit
+ *   reuse    as midway, but the session is not closed: after the logout
+ *            a new session is opened and closed (a module that reuses
+ *            handles gives the released one back: it must be real again)
  *   relogin  the clean-up logs in again on a new session after its own
  *            logout, and leaves that login (and the module) as it is
  * The clean-up logs out, closes its session and calls C_Finalize (not in
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 		return 1;
 	open_session();
 	login("C_Login");
-	if (strcmp(scenario, "midway") == 0) {
+	if (strcmp(scenario, "midway") == 0 || strcmp(scenario, "reuse") == 0) {
 		void (*openssl_cleanup)(void);
 
 		sym = dlsym(RTLD_DEFAULT, "OPENSSL_cleanup");
@@ -108,6 +111,8 @@ int main(int argc, char **argv)
 		if (openssl_cleanup)
 			openssl_cleanup();
 		must("C_Logout", CALL(C_Logout)(h));
+		if (strcmp(scenario, "reuse") == 0)
+			open_session();
 		must("C_CloseSession", CALL(C_CloseSession)(h));
 		open_session();
 		login("C_Login again");

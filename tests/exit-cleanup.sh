@@ -23,7 +23,7 @@ T=$P11L_TMP
 for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
 	unset "$v"
 done
-unset FAKE_LOG FAKE_PIN FAKE_SLOTS FAKE_PRELOGIN PKCS11SPY PKCS11SPY_OUTPUT
+unset FAKE_LOG FAKE_PIN FAKE_SLOTS FAKE_PRELOGIN FAKE_REUSE_HANDLES PKCS11SPY PKCS11SPY_OUTPUT
 : >"$T/empty.conf"
 P11LOGOUT_CONFIG=$T/empty.conf
 export P11LOGOUT_CONFIG
@@ -103,6 +103,20 @@ check "OPENSSL_cleanup() midway: two C_Logout reach the module, as without the l
 	[ "$(count mid-lib C_Logout)" = 2 ]
 check "OPENSSL_cleanup() midway: the module's calls are the same as without the library" \
 	cmp -s "$T/mid-bare.log" "$T/mid-lib.log"
+
+# A module that hands a closed session's handle out again: the session
+# the program opens after the release gets the released handle, and is
+# real: the program's close of it reaches the module.
+export FAKE_REUSE_HANDLES=1
+run reuse-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 reuse
+run reuse-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 reuse
+unset FAKE_REUSE_HANDLES
+compare "handle reused after the release" reuse-bare reuse-lib
+check "handle reused after the release: the new session got the released handle" \
+	[ "$(grep -c '^fake1 C_OpenSession .*session=100 -> CKR_OK$' "$T/reuse-lib.log")" -ge 2 ]
+check "handle reused after the release: the program's close of it reaches the module" \
+	[ "$(awk '/^fake1 C_OpenSession .*session=100 /{n++; if (n == 2) {getline; print}}' "$T/reuse-lib.log")" = \
+		"fake1 C_CloseSession session=100 slot=1 -> CKR_OK" ]
 
 # A login made in the program's clean-up, after the library's exit handler
 # ran, is released too: glibc runs the handler registered during exit.

@@ -26,6 +26,9 @@
  *                            C_GetFunctionList list claims, still in an
  *                            allocation of the 2.x size (SoftHSM2 2.7.0
  *                            claims 3.2 there)
+ *   FAKE_REUSE_HANDLES=1     (at each C_OpenSession) a new session gets
+ *                            the lowest handle not in use (from 100), so a
+ *                            closed session's handle comes back
  *   FAKE_SPLIT_LISTS=1       (at the first getter call) the 2.x list's
  *                            C_Login, C_Logout and C_CloseSession are
  *                            functions of their own, which log "list=2.x"
@@ -269,7 +272,9 @@ static CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 		if (s->open)
 			continue;
 		s->open = 1;
-		s->handle = next_handle++;
+		/* FAKE_REUSE_HANDLES: the lowest handle not in use, from 100. */
+		s->handle = env_flag("FAKE_REUSE_HANDLES") ? 100 + (CK_SESSION_HANDLE)i :
+							      next_handle++;
 		s->slot = slot;
 		s->flags = flags;
 		*ph = s->handle;
