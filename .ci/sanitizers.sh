@@ -89,7 +89,7 @@ check() {
 # --- (a) ASan + UBSan -----------------------------------------------------
 step "ASan+UBSan build, whole suite"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-build ci-build-asan CC=clang \
+build ci-build-asan CC=clang CXX=clang++ \
 	CFLAGS="-O1 -g $san -fno-omit-frame-pointer -shared-libasan -fsanitize-ignorelist=$ci/sanitizer-ignorelist.txt" \
 	LDFLAGS="$san -shared-libasan -Wc,-shared-libasan -Wl,-rpath,$(dirname "$asan_rt")"
 check asan ci-build-asan \
@@ -107,7 +107,7 @@ check asan ci-build-asan \
 # the library's dlsym route, called while the runtime initialises, and
 # crash (the ignorelist does not cover entry/exit hooks).
 step "TSan build, thread and fork tests"
-build ci-build-tsan CC=clang \
+build ci-build-tsan CC=clang CXX=clang++ \
 	CFLAGS="-O1 -g -fsanitize=thread -fsanitize-ignorelist=$ci/sanitizer-ignorelist.txt -mllvm -tsan-instrument-func-entry-exit=0" \
 	LDFLAGS="-fsanitize=thread"
 # TSan sleeps atexit_sleep_ms (1 s) before a process exits, to catch races
