@@ -98,6 +98,7 @@ trap 'exit 129' HUP
 # A tree left by an earlier run (killed by SIGKILL, say) is not reused.
 remove_tree || exit 1
 mkdir -p "$root/var/cache/apt/archives" "$cache/debootstrap" "$cache/apt/partial"
+rm -f "$base/$DIST-$ARCH-test-suite.log"
 # Seed debootstrap with the files of earlier runs (it verifies each).
 find "$cache/debootstrap" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
 
@@ -122,6 +123,9 @@ esac
 if [ "$DIST" = sid ]; then
 	echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99p11l-no-check-valid-until"
 fi
+# dpkg without fsync, as sbuild and pbuilder do for throwaway trees: the
+# tree is deleted at the end, and the packages installed are the same.
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/p11l-unsafe-io"
 # No service starts inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
@@ -169,25 +173,36 @@ in_chroot() {
 		/bin/bash -c "cd /src && $1"
 }
 
+# Each command's output goes to a log beside the tree; its end is shown.
 rc=0
 echo "=== distro.sh ($DIST): README quick start:"
 echo "$cmd1"
-in_chroot "$cmd1" || { rc=$?; echo "distro.sh: the quick start failed (status $rc)"; }
+in_chroot "$cmd1" >"$base/$DIST-$ARCH-quickstart.log" 2>&1 || rc=$?
+if [ "$rc" = 0 ]; then
+	tail -n 12 "$base/$DIST-$ARCH-quickstart.log" | sed 's/^/    /'
+else
+	tail -n 60 "$base/$DIST-$ARCH-quickstart.log" | sed 's/^/    /'
+	echo "distro.sh: the quick start failed (status $rc; log: $base/$DIST-$ARCH-quickstart.log)"
+fi
 step "quick start"
 
 echo "=== distro.sh ($DIST): package versions"
-in_chroot "dpkg-query -W -f '\${Package} \${Version}\n' openssl 'libssl3*' libengine-pkcs11-openssl \
-	softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules gcc libc6 2>/dev/null;
+in_chroot "dpkg-query -W -f '\${db:Status-Abbrev} \${Package} \${Version}\n' openssl 'libssl3*' \
+	libengine-pkcs11-openssl softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules \
+	'pkcs11-provider' gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
 	gcc --version | head -n 1; openssl version" | sed 's/^/    /' || true
 
 passed=0 failed=0 skipped=0
 if [ "$rc" = 0 ]; then
 	echo "=== distro.sh ($DIST): the test suite:"
 	echo "$cmd2"
-	in_chroot "$cmd2" || rc=$?
+	in_chroot "$cmd2" >"$base/$DIST-$ARCH-check.log" 2>&1 || rc=$?
 	step "test suite"
+	grep -E '^(ERROR|XPASS):|^# [A-Z]+: ' "$base/$DIST-$ARCH-check.log" | sed 's/^/    /' || true
 	log=$root/src/tests/test-suite.log
 	if [ -f "$log" ]; then
+		# Kept beside the tree for .ci/run's totals.
+		cp "$log" "$base/$DIST-$ARCH-test-suite.log"
 		num() { sed -n "s/^# $1: *//p" "$log" | head -n 1; }
 		p=$(num PASS) f=$(num FAIL) e=$(num ERROR) s=$(num SKIP) x=$(num XPASS)
 		passed=${p:-0} failed=$((${f:-0} + ${e:-0} + ${x:-0})) skipped=${s:-0}

@@ -95,13 +95,13 @@ msign() {
 	p11l_sign_calls
 }
 module_path() {
-	desc="$1 with PKCS11_MODULE_PATH instead of OPENSSL_CONF"
+	mdesc="$1 with PKCS11_MODULE_PATH instead of OPENSSL_CONF"
 	msign "mbase-$2" "$2" env -u LD_PRELOAD
-	p11l_check_signed "$desc, without the library" "$3"
-	p11l_check_baseline "$desc, without the library"
+	p11l_check_signed "$mdesc, without the library" "$3"
+	p11l_check_baseline "$mdesc, without the library"
 	msign "mlib-$2" "$2" env LD_PRELOAD="$(p11l_preload)" $P11L_VG
-	p11l_check_signed "$desc, with LD_PRELOAD" "$3"
-	p11l_check_as_baseline "$desc, with LD_PRELOAD" "mbase-$2"
+	p11l_check_signed "$mdesc, with LD_PRELOAD" "$3"
+	p11l_check_as_baseline "$mdesc, with LD_PRELOAD" "mbase-$2"
 }
 module_path RSA "$P11L_RSA_KEY" "$P11L_RSA_PUB"
 module_path EC "$P11L_EC_KEY" "$P11L_EC_PUB"
