@@ -75,9 +75,29 @@ remove_tree() {
 	fi
 	rm -rf --one-file-system "$root"
 }
+# run COMMAND...: in a session of its own, waited for so that a signal to
+# this script runs on_exit at once, which then ends that session first.
+child=
+run() {
+	local st=0
+	setsid "$@" &
+	child=$!
+	wait "$child" || st=$?
+	child=
+	return "$st"
+}
 on_exit() {
-	local rc=$?
+	local rc=$? i
 	trap - EXIT INT TERM HUP
+	if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+		kill -TERM -- "-$child" 2>/dev/null || true
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$child" 2>/dev/null || break
+			sleep 1
+		done
+		kill -KILL -- "-$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
 	unmount_all
 	if [ -n "$(mounts_under "$root")" ]; then
 		echo "distro.sh: mounts left under $root:" >&2
@@ -99,11 +119,16 @@ trap 'exit 129' HUP
 remove_tree || exit 1
 mkdir -p "$root/var/cache/apt/archives" "$cache/debootstrap" "$cache/apt/partial"
 rm -f "$base/$DIST-$ARCH-test-suite.log"
+# dpkg without fsync (debootstrap's second stage reads this file too), as
+# sbuild and pbuilder do for throwaway trees: the tree is deleted at the
+# end, and the packages installed are the same.
+mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/p11l-unsafe-io"
 # Seed debootstrap with the files of earlier runs (it verifies each).
 find "$cache/debootstrap" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
 
 echo "=== distro.sh: debootstrap --variant=minbase $DIST ($ARCH) from $mirror into $root"
-debootstrap --variant=minbase --arch="$ARCH" "$DIST" "$root" "$mirror" >"$base/debootstrap-$DIST-$ARCH.log" 2>&1 || {
+run debootstrap --variant=minbase --arch="$ARCH" "$DIST" "$root" "$mirror" >"$base/debootstrap-$DIST-$ARCH.log" 2>&1 || {
 	tail -n 30 "$base/debootstrap-$DIST-$ARCH.log"
 	echo "distro.sh: debootstrap failed (log: $base/debootstrap-$DIST-$ARCH.log)" >&2
 	exit 1
@@ -123,9 +148,6 @@ esac
 if [ "$DIST" = sid ]; then
 	echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99p11l-no-check-valid-until"
 fi
-# dpkg without fsync, as sbuild and pbuilder do for throwaway trees: the
-# tree is deleted at the end, and the packages installed are the same.
-echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/p11l-unsafe-io"
 # No service starts inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
@@ -167,7 +189,7 @@ cmd2=$(readme_cmd 2)
 # in_chroot COMMAND: as root in /src, with the environment of a login
 # shell (no tty, so debconf is told not to ask).
 in_chroot() {
-	chroot "$root" /usr/bin/env -i HOME=/root LOGNAME=root USER=root \
+	run chroot "$root" /usr/bin/env -i HOME=/root LOGNAME=root USER=root \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
 		/bin/bash -c "cd /src && $1"
