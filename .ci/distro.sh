@@ -86,8 +86,17 @@ run() {
 	child=
 	return "$st"
 }
+# Processes whose root is the tree: only this script's children enter it,
+# and apt starts dpkg in a process group of its own.
+tree_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+	done
+	return 0
+}
 on_exit() {
-	local rc=$? i
+	local rc=$? i p
 	trap - EXIT INT TERM HUP
 	if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
 		kill -TERM -- "-$child" 2>/dev/null || true
@@ -98,6 +107,12 @@ on_exit() {
 		kill -KILL -- "-$child" 2>/dev/null || true
 		wait "$child" 2>/dev/null || true
 	fi
+	for i in TERM TERM TERM KILL; do
+		p=$(tree_pids)
+		[ -n "$p" ] || break
+		kill -"$i" $p 2>/dev/null || true
+		sleep 1
+	done
 	unmount_all
 	if [ -n "$(mounts_under "$root")" ]; then
 		echo "distro.sh: mounts left under $root:" >&2
