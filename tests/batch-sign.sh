@@ -31,10 +31,17 @@ PUB=$T/tok/k1.pem
 capped_env "$T/pool"
 CAPPED_MAX_SESSIONS=16
 export CAPPED_MAX_SESSIONS
-# The libp11 0.4.12 engine takes its module from PKCS11_MODULE_PATH; the
-# openssl command line is what a user types.
-PKCS11_MODULE_PATH=$CAPPED_MODULE
-export PKCS11_MODULE_PATH
+# libp11's engine gets the fixture from an OPENSSL_CONF engine section
+# (MODULE_PATH): the configuration that leaves the login on every libp11
+# from 0.4.12 (Debian 12) to 0.4.21 (unstable).  With PKCS11_MODULE_PATH
+# instead, 0.4.13 and later close their sessions and C_Finalize by
+# themselves, and no cap is ever reached.  The openssl command line is
+# what a user types.
+. "$P11L_TEST_SRCDIR/engine-lib.sh"
+p11l_engine_conf "$T/engine.cnf" "$CAPPED_MODULE"
+OPENSSL_CONF=$T/engine.cnf
+export OPENSSL_CONF
+unset PKCS11_MODULE_PATH
 URI="pkcs11:token=t;object=k1;type=private;pin-value=$CAPPED_PIN"
 printf late-client >"$T/late.dat"
 
@@ -111,10 +118,26 @@ expect_first_16() {
 	fi
 }
 
+# skip_n N WHY: N skipped checks.
+skip_n() { for si in $(seq "$1"); do ok "# SKIP $2"; done; }
+
 # --- 1. openssl, sequential, without libp11logout ---
+# Observed first: a stack whose engine cleans up by itself (all 50 sign,
+# nothing stays taken) has no leaking configuration here, and the openssl
+# parts skip, saying so, rather than pass.
 mkdir "$T/seq0"
 t0=$(date +%s)
 for i in $(seq 50); do sign "$T/seq0" "$i"; echo $? >"$T/seq0/$i.rc"; done
+okn=0
+for i in $(seq 50); do [ "$(cat "$T/seq0/$i.rc")" = 0 ] && okn=$((okn + 1)); done
+no_leak=
+if [ "$okn" = 50 ] && [ "$(capped_count)" = 0 ]; then
+	no_leak="openssl with libp11's engine (OPENSSL_CONF) cleaned up by itself on this stack: all 50 signed, no session stayed taken; no leaking configuration to show the cap with"
+	diag "$no_leak"
+fi
+if [ -n "$no_leak" ]; then
+	skip_n 4 "$no_leak"
+else
 expect_first_16 "$T/seq0" 50 "openssl without libp11logout"
 if grep -q -E 'Session count|CKR_SESSION_COUNT|Login failed|Login to token failed' "$T/seq0/17.err"; then
 	ok "the 17th openssl's error shows CKR_SESSION_COUNT / the failed login"
@@ -124,8 +147,12 @@ else
 fi
 check "the first 16 signatures verify" verify_all "$T/seq0" "" $(seq 16)
 count_is 16 "all 16 device sessions stay taken"
+fi
 
 # --- 2. openssl, sequential, with libp11logout ---
+if [ -n "$no_leak" ]; then
+	skip_n 4 "$no_leak"
+else
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
 start=$(capped_count)
@@ -142,6 +169,7 @@ else
 fi
 check "all $N signatures verify" verify_all "$T/seq1" "" $(seq "$N")
 count_is "$start" "the count is back to its start"
+fi
 t1=$(date +%s)
 diag "openssl runs: $((t1 - t0)) s"
 
@@ -201,6 +229,10 @@ t2=$(date +%s)
 diag "late-client runs: $((t2 - t1)) s"
 
 # --- 4. parallel: batches of 8 openssl processes at once ---
+if [ -n "$no_leak" ]; then
+	skip_n 7 "$no_leak"
+	done_testing
+fi
 # SoftHSM2 2.6.1's file store is not safe for concurrent logins: each
 # process gets its own copy of the token; the fixture's pool is still one.
 NP=$((NB * 8))

@@ -147,3 +147,90 @@ p11l_check_debug() {
 		not_ok "$1: prints libp11logout: lines on stderr"; p11l_show
 	fi
 }
+
+# --- what the stack does without the library (issue 10) ---
+# Newer libp11 releases clean up by themselves in some configurations (with
+# PKCS11_MODULE_PATH, 0.4.13 and later close their sessions and call
+# C_Finalize), so a test first observes its baseline and then asserts the
+# matching claim: one C_Logout where the program leaked, nothing extra
+# where it cleaned up.
+
+# p11l_exit_state TRACE: "leaked" when the spy trace ends logged in (a
+# C_Login returned CKR_OK, no C_Logout, C_Finalize or C_CloseAllSessions
+# returned CKR_OK after it, and a session is still open), "cleaned" when
+# it does not, "no-login" when nothing logged in.
+p11l_exit_state() {
+	[ -f "$1" ] || { echo no-login; return; }
+	p11l_spy_calls "$1" >"$1.state-calls"
+	li=$(p11l_calls_last "$1.state-calls" C_Login CKR_OK)
+	if [ "$li" -eq 0 ]; then echo no-login; return; fi
+	after=$(awk -v l="$li" 'NR > l && $2 == "CKR_OK" &&
+		($1 == "C_Logout" || $1 == "C_Finalize" || $1 == "C_CloseAllSessions") { n++ }
+		END { print n + 0 }' "$1.state-calls")
+	if [ "$after" -eq 0 ] && [ -n "$(p11l_spy_open_sessions "$1")" ]; then
+		echo leaked
+	else
+		echo cleaned
+	fi
+}
+
+# p11l_lifecycle CALLS: the session-lifecycle calls and their return values
+# (what libp11logout could add), one per line.
+p11l_lifecycle() {
+	awk '$1 ~ /^C_(Initialize|Finalize|OpenSession|CloseSession|CloseAllSessions|Login|Logout)$/' "$1"
+}
+
+# p11l_check_baseline DESC: after the run without the library ($tag):
+# the program signed and logged in; sets p11l_base to leaked or cleaned
+# and p11l_base_tag to this run's tag, and says which.
+p11l_check_baseline() {
+	desc=$1
+	p11l_base=$(p11l_exit_state "$P11L_TMP/$tag.trace")
+	p11l_base_tag=$tag
+	if [ "$p11l_base" = no-login ]; then
+		not_ok "$desc: C_Login returned CKR_OK"; p11l_show
+	else
+		ok "$desc: C_Login returned CKR_OK"
+	fi
+	case $p11l_base in
+	leaked) diag "$desc: exits still logged in (the defect this library is for)" ;;
+	cleaned) diag "$desc: logs out, finalizes or closes every session by itself" ;;
+	esac
+}
+
+# p11l_check_as_baseline DESC [BASETAG]: after the run with the library
+# ($tag), against the run without it (BASETAG, default the last one
+# checked by p11l_check_baseline): where the program leaked, exactly one
+# C_Logout returned CKR_OK after C_Sign and no session is left open; where
+# it cleaned up, the module saw the same lifecycle calls as without the
+# library (not one extra).
+p11l_check_as_baseline() {
+	desc=$1
+	if [ -n "${2:-}" ]; then
+		p11l_base_tag=$2
+		p11l_base=$(p11l_exit_state "$P11L_TMP/$2.trace")
+	fi
+	case $p11l_base in
+	leaked)
+		p11l_check_released "$desc"
+		p11l_check_closed "$desc"
+		;;
+	cleaned)
+		p11l_lifecycle "$P11L_TMP/$p11l_base_tag.calls" >"$P11L_TMP/$tag.base-lc"
+		p11l_lifecycle "$P11L_TMP/$tag.calls" >"$P11L_TMP/$tag.lc"
+		if cmp -s "$P11L_TMP/$tag.base-lc" "$P11L_TMP/$tag.lc"; then
+			ok "$desc: the program cleans up by itself: the same lifecycle calls as without the library"
+		else
+			not_ok "$desc: the program cleans up by itself: the same lifecycle calls as without the library"
+			diff "$P11L_TMP/$tag.base-lc" "$P11L_TMP/$tag.lc" | sed 's/^/#   /'
+		fi
+		n0=$(p11l_calls_count "$P11L_TMP/$p11l_base_tag.calls" C_Logout)
+		n1=$(p11l_calls_count "$P11L_TMP/$tag.calls" C_Logout)
+		check "$desc: not one extra C_Logout ($n1, without the library $n0)" test "$n1" = "$n0"
+		;;
+	*)
+		not_ok "$desc: no usable baseline (nothing logged in without the library)"
+		not_ok "$desc: no usable baseline"
+		;;
+	esac
+}

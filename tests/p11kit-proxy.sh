@@ -5,7 +5,9 @@
 #   B: openssl -> libp11 engine -> pkcs11-spy -> p11-kit-proxy -> SoftHSM2
 #
 # Every module of the chain is wrapped by the library; still exactly one
-# successful C_Logout must reach SoftHSM2.  In A the spy records what reaches
+# successful C_Logout must reach SoftHSM2, where the run without the library
+# shows the engine leaving the login (and not one extra call where it
+# cleans up by itself).  In A the spy records what reaches
 # SoftHSM2; in B the spy records what reaches the proxy and p11-kit's own
 # "log-calls: yes" records what the proxy passes on to SoftHSM2.
 #
@@ -74,14 +76,13 @@ else
 	p11l_show
 fi
 p11l_check_signed "$desc" "$P11L_RSA_PUB"
-p11l_check_logged_in "$desc"
+p11l_check_baseline "$desc"
 
 chain_a() {
 	case_="A (proxy->spy) $1 with LD_PRELOAD"
 	p11l_sign "a-lib-$2" "$2" lib
 	p11l_check_signed "$case_" "$3"
-	p11l_check_released "$case_"
-	p11l_check_closed "$case_"
+	p11l_check_as_baseline "$case_" a-base
 	p11l_check_quiet "$case_"
 }
 chain_a RSA "$P11L_RSA_KEY" "$P11L_RSA_PUB"
@@ -105,20 +106,26 @@ else
 	p11l_show
 fi
 p11l_check_signed "$desc" "$P11L_EC_PUB"
-p11l_check_logged_in "$desc"
-n=$(p11l_calls_count "$P11L_TMP/$tag.kitcalls" C_Logout)
-if [ "$n" -eq 0 ]; then ok "$desc: no C_Logout reaches SoftHSM2"
-else not_ok "$desc: no C_Logout reaches SoftHSM2"; diag "found $n"; fi
+p11l_check_baseline "$desc"
+b_logouts=$(p11l_calls_count "$P11L_TMP/$tag.kitcalls" C_Logout)
+if [ "$p11l_base" = leaked ]; then
+	check "$desc: no C_Logout reaches SoftHSM2 (found $b_logouts)" test "$b_logouts" -eq 0
+fi
 
 chain_b() {
 	case_="B (spy->proxy) $1 with LD_PRELOAD"
 	p11l_sign "b-lib-$2" "$2" lib
 	kitlog
 	p11l_check_signed "$case_" "$3"
-	p11l_check_released "$case_: at the spy"
-	p11l_check_released "$case_: reaching SoftHSM2 (p11-kit log)" \
-		"$P11L_TMP/$tag.kitcalls"
-	p11l_check_closed "$case_: at the spy"
+	p11l_check_as_baseline "$case_: at the spy" b-base
+	if [ "$p11l_base" = leaked ]; then
+		p11l_check_released "$case_: reaching SoftHSM2 (p11-kit log)" \
+			"$P11L_TMP/$tag.kitcalls"
+	else
+		n=$(p11l_calls_count "$P11L_TMP/$tag.kitcalls" C_Logout)
+		check "$case_: not one extra C_Logout reaches SoftHSM2 ($n, without the library $b_logouts)" \
+			test "$n" = "$b_logouts"
+	fi
 	p11l_check_quiet "$case_"
 }
 chain_b RSA "$P11L_RSA_KEY" "$P11L_RSA_PUB"

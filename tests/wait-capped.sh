@@ -7,9 +7,10 @@
 #  - a wait that ends when another process logs out
 #  - 64 signing processes at once, cap 16, each login held for half a
 #    second (CAPPED_HOLD_MS=500), each on its own copy of the SoftHSM2
-#    token: with the library but without the wait about 48 fail on the
-#    cap; with the wait all 64 succeed, and the taken count ends at its
-#    start.
+#    token: with the library but without the wait some fail on the cap
+#    (about 48 on an idle 2-core machine, about 20 on a loaded one: it
+#    depends on how many log in at the same moment); with the wait all 64
+#    succeed, and the taken count ends at its start.
 # So that the 64 really log in at once on a small machine, each reads its
 # PIN from a FIFO (pin-source=file:...), which libp11 opens after loading
 # the module and before logging in; the test opens the 64 FIFOs and only
@@ -111,8 +112,15 @@ count_is 0 "both logged out at exit"
 # --- 64 processes at once, cap 16, logins held 0.5 s ---
 CAPPED_MAX_SESSIONS=16 CAPPED_HOLD_MS=500
 export CAPPED_MAX_SESSIONS CAPPED_HOLD_MS
-PKCS11_MODULE_PATH=$CAPPED_MODULE
-export PKCS11_MODULE_PATH
+# The engine gets the fixture from an OPENSSL_CONF engine section: libp11
+# 0.4.12 to 0.4.21 keep their session there until exit, as a signing
+# process that holds its login does.  (With PKCS11_MODULE_PATH, 0.4.13
+# and later finalize before exit and hold the session for less time.)
+. "$P11L_TEST_SRCDIR/engine-lib.sh"
+p11l_engine_conf "$T/engine.cnf" "$CAPPED_MODULE"
+OPENSSL_CONF=$T/engine.cnf
+export OPENSSL_CONF
+unset PKCS11_MODULE_PATH
 N=64
 for i in $(seq $N); do
 	capped_token_copy "$T/tok" "$T/p/$i" || bail_out "cannot copy the token"
@@ -182,8 +190,8 @@ verify_ok() {
 t=$(at_once)
 tally
 diag "library without the wait: $okrun succeeded, $capfail failed on the cap, $otherfail otherwise, ${t} ms"
-check "library without the wait: at least 30 of 64 fail (got $((capfail + otherfail)))" \
-	test $((capfail + otherfail)) -ge 30
+check "library without the wait: some of 64 fail (got $((capfail + otherfail)))" \
+	test $((capfail + otherfail)) -ge 1
 check "... every failure is the session cap (CKR_SESSION_COUNT)${others:+, not:$others}" \
 	test "$otherfail" = 0
 check "... the ones that ran sign correctly" verify_ok
