@@ -177,6 +177,29 @@ P11L_HIDDEN int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot
 /* exit-handler.c */
 P11L_HIDDEN void p11l_exit_handler_arm(void);
 P11L_HIDDEN void p11l_release_all_bounded(const char *why);
+/* Nonzero while the calling thread runs a release of ours (exit,
+ * quick_exit, OPENSSL_cleanup, signal). */
+P11L_HIDDEN int p11l_in_release(void);
+/* The one release of the process: claim (0: skip; *deadline 0: no
+ * bound), run on the calling thread, end (0: given up meanwhile); abandon
+ * gives up for good, lock-free (the signal handler calls it). */
+P11L_HIDDEN int p11l_release_begin(const char *why, int wait,
+	unsigned long long *deadline);
+P11L_HIDDEN void p11l_release_run(void);
+P11L_HIDDEN int p11l_release_end(void);
+P11L_HIDDEN int p11l_release_abandon(void);
+P11L_HIDDEN unsigned long long p11l_now_ns(void);
+#include <pthread.h>
+#include <semaphore.h>
+P11L_HIDDEN int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+P11L_HIDDEN int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
+
+/* exit-watchdog.c */
+P11L_HIDDEN int p11l_watchdog_start(unsigned long long deadline, int status);
+P11L_HIDDEN void p11l_watchdog_stop(void);
+
+/* signal-release.c */
+P11L_HIDDEN void p11l_signals_arm(void);
 
 /* config.c */
 enum p11l_mode {
@@ -198,7 +221,11 @@ struct p11l_config {
 	char *modules;
 	/* The real module, in module-wrapper mode. */
 	char *module;
+	/* P11LOGOUT_SIGNALS: bit N set releases on signal N; 0: off. */
+	unsigned long signals;
 };
+/* Signals the setting may name are below this. */
+#define P11L_MAX_SIGNAL 32
 #define P11L_DEFAULT_TIMEOUT 5
 #define P11L_MAX_SECONDS 3600
 P11L_HIDDEN const struct p11l_config *p11l_config(void);
