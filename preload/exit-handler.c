@@ -230,7 +230,7 @@ static void release_all(void)
 		int found = p11l_record_first_login(&m, &slot);
 		p11l_unlock();
 		if (!found || given_up())
-			return;
+			break;
 		release_slot(m, slot);
 	}
 	if (mode >= P11L_MODE_CLOSE)

@@ -24,10 +24,11 @@ mode${TAB}=${TAB}close
 log = stderr
 modules = fake-module.so:other*.so
 module = /opt/hsm/lib/real-pkcs11.so
+signals = HUP, SIGTERM
 EOF
 srun full lib P11LOGOUT_CONFIG="$T/full.conf" -- "$DRIVER" "$MOD" no-login
 banner "$T/full.err" >"$T/full.banner"
-settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so >"$T/want"
+settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so TERM,HUP >"$T/want"
 same "every key from the file shows in the banner" "$T/want" "$T/full.banner"
 check "no warning (no line names the file)" \
 	test "$(grep -c -F "$T/full.conf" "$T/full.err")" = 0
