@@ -49,7 +49,7 @@ same "a key given twice: the last wins; a last line without newline counts" "$T/
 srun over lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_TIMEOUT=9 \
 	P11LOGOUT_MODE=finalize P11LOGOUT_MODULES=x.so P11LOGOUT_MODULE=/m.so -- \
 	"$DRIVER" "$MOD" no-login
-settings_line 1 9 3 finalize stderr x.so /m.so >"$T/want"
+settings_line 1 9 3 finalize stderr x.so /m.so TERM,HUP >"$T/want"
 banner "$T/over.err" >"$T/got"
 same "variables win over the file, the rest comes from the file" "$T/want" "$T/got"
 srun over0 lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_DEBUG=0 -- "$DRIVER" "$MOD" no-login
