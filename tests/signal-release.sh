@@ -98,8 +98,14 @@ srun "$n.with" lib TERM,-,TERM "odd C_GetInfo: sleeping with the lock held" \
 	ODD_MODE=info-hang-locked P11LOGOUT_SIGNALS=TERM P11LOGOUT_TIMEOUT=5 -- \
 	"$EXIT_DRIVER" locked "$ODD"
 check "$n: dies of SIGTERM (143)" test "$(rc "$n.with")" = 143
-within "$n: the second SIGTERM, 0.3 s after the first, ended it long before the 5 s bound" \
-	"$n.with" 2000
+if [ -n "${TSAN_OPTIONS:-}" ]; then
+	# ThreadSanitizer queues a signal that arrives while the thread runs
+	# a handler until the handler returns, which this one never does.
+	ok "# SKIP $n: under ThreadSanitizer no signal reaches a thread inside its handler"
+else
+	within "$n: the second SIGTERM, 0.3 s after the first, ended it long before the 5 s bound" \
+		"$n.with" 2000
+fi
 
 # The program's own SIGTERM handler is untouched.
 n=own
