@@ -9,7 +9,10 @@
  *   entry-table.c     per-module entry points (a fixed table of closures)
  *   calls-wrapped.c   the session-lifecycle calls, which keep the record
  *   login-record.c    the record: open sessions and logged-in slots
- *   exit-handler.c    the atexit handler that logs out before teardown
+ *   exit-handler.c    the exit handler that logs out before teardown,
+ *                     and the one release at a time within one bound
+ *   exit-watchdog.c   ends a stuck exit with the program's status
+ *   signal-release.c  the opt-in release on termination signals
  */
 #ifndef P11L_P11LOGOUT_H
 #define P11L_P11LOGOUT_H
