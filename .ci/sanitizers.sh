@@ -14,7 +14,8 @@
 #      malloc, so the runtime still comes before libc where the program is
 #      built with ASan).  LeakSanitizer is on; the suppressions name only
 #      libraries other than ours, so a leak in libp11logout fails.
-#  (b) clang TSan build, the thread and fork tests.
+#  (b) clang TSan build, the thread and fork tests, and the exit-time
+#      release (watchdog, one release at a time, signals).
 #  (c) the robustness tests with every library-preloaded process under
 #      valgrind memcheck (P11L_VALGRIND=1: --error-exitcode=99,
 #      --errors-for-leak-kinds=definite; see P11L_VG in tests/tap-lib.sh).
@@ -116,7 +117,8 @@ build ci-build-tsan CC=clang CXX=clang++ \
 check tsan ci-build-tsan \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	P11L_TIME_SLACK_MS=1500 \
-	-- -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh"
+	-- -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh \
+		exit-release.sh signal-release.sh"
 
 # --- (c) valgrind memcheck --------------------------------------------------
 # robust-config.sh is left out: it runs ~250 processes for the parsing
@@ -127,7 +129,7 @@ check valgrind-robust ci-build-valgrind P11L_VALGRIND=1 -- \
 	-C tests -j2 check TESTS="robust-fork.sh \
 		robust-threads.sh robust-unload.sh robust-openssl.sh \
 		robust-stuck.sh robust-twice.sh robust-misbehave.sh \
-		list-bounds.sh"
+		list-bounds.sh exit-release.sh signal-release.sh"
 
 # --- (d) valgrind memcheck, integration tests -------------------------------
 # Each process that has the library preloaded runs under valgrind: openssl
@@ -137,7 +139,7 @@ step "valgrind memcheck, integration tests"
 check valgrind-integration ci-build-valgrind P11L_VALGRIND=1 \
 	P11L_BATCH_RUNS=20 P11L_BATCH_BATCHES=3 -- \
 	-C tests -j2 check TESTS="batch-sign.sh openssl-engine.sh \
-		p11kit-proxy.sh pkcs11-tool.sh consumers.sh"
+		p11kit-proxy.sh pkcs11-tool.sh consumers.sh signal-engine.sh"
 
 if [ -n "$failed_steps" ]; then
 	step "FAILED:$failed_steps"

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,56 @@ static int parse_text(const char *v, struct p11l_config *c, size_t off)
 	return 1;
 }
 
+/* A list of signal names (TERM, INT, HUP, QUIT, PIPE, USR1, USR2, ALRM,
+ * with or without SIG), separated by ',' or blanks; empty: off. */
+static const struct { char name[5]; int sig; } signal_names[] = {
+	{ "TERM", SIGTERM }, { "INT", SIGINT }, { "HUP", SIGHUP },
+	{ "QUIT", SIGQUIT }, { "PIPE", SIGPIPE }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM },
+};
+
+static int parse_signals(const char *v, struct p11l_config *c, size_t off)
+{
+	unsigned long set = 0;
+
+	(void)off;
+	while (*v) {
+		size_t len, i;
+
+		if (*v == ',' || *v == ' ' || *v == '\t') {
+			v++;
+			continue;
+		}
+		if (strncmp(v, "SIG", 3) == 0)
+			v += 3;
+		len = strcspn(v, ", \t");
+		for (i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+			if (strlen(signal_names[i].name) == len &&
+			    strncmp(v, signal_names[i].name, len) == 0)
+				break;
+		if (i == sizeof signal_names / sizeof signal_names[0])
+			return 0;
+		set |= 1UL << signal_names[i].sig;
+		v += len;
+	}
+	c->signals = set;
+	return 1;
+}
+
+/* The list, as the banner and p11-run --show-config print it. */
+static void signals_text(unsigned long set, char *out, size_t size)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+		if (set & (1UL << signal_names[i].sig))
+			len += (size_t)snprintf(out + len, size - len, "%s%s",
+						len ? "," : "", signal_names[i].name);
+	if (!len)
+		snprintf(out, size, "-");
+}
+
 static const struct setting {
 	char key[10];
 	char variable[24];
@@ -147,6 +198,8 @@ static const struct setting {
 	  offsetof(struct p11l_config, modules), "a list of patterns" },
 	{ "module", "P11LOGOUT_MODULE", parse_text,
 	  offsetof(struct p11l_config, module), "the path of a PKCS#11 module" },
+	{ "signals", "P11LOGOUT_SIGNALS", parse_signals, 0,
+	  "a list of TERM, INT, HUP, QUIT, PIPE..." },
 };
 
 static void set_defaults(struct p11l_config *c)
@@ -158,6 +211,7 @@ static void set_defaults(struct p11l_config *c)
 	c->log_syslog = 0;
 	c->modules = NULL;
 	c->module = NULL;
+	c->signals = 0;
 }
 
 /* One setting, from a variable (WHERE is NULL) or from file:line; an
@@ -288,11 +342,14 @@ static void load(void)
  * `p11-run --show-config` prints. */
 static void banner(void)
 {
-	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s",
+	char sigs[64];
+
+	signals_text(config.signals, sigs, sizeof sigs);
+	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s signals=%s",
 		 PACKAGE_VERSION, config.debug, config.timeout, config.wait,
 		 mode_names[config.mode], config.log_syslog ? "syslog" : "stderr",
 		 config.modules ? config.modules : "*",
-		 config.module ? config.module : "-");
+		 config.module ? config.module : "-", sigs);
 }
 
 const struct p11l_config *p11l_config(void)

@@ -1,21 +1,33 @@
 /* The exit handler: logs out every slot this process is still logged in
  * to, then closes the sessions it left open there.
  *
- * It is registered with atexit() at the first recorded login.  Exit
- * handlers run last-registered-first, and OpenSSL's cleanup and libp11's
- * g_shutdown_mode handler were registered when they were initialised,
- * before any login, so this one runs before both, while the module can
- * still use libcrypto.  An ELF destructor would run after them.
+ * It is registered with on_exit() (atexit() where there is none) at the
+ * first recorded login.  Exit handlers run last-registered-first, and
+ * OpenSSL's cleanup and libp11's g_shutdown_mode handler were registered
+ * when they were initialised, before any login, so this one runs before
+ * both, while the module can still use libcrypto.  An ELF destructor would
+ * run after them.
  *
- * A token that stops answering must not hold the process at exit: the
- * release runs in a thread of its own, and the handler waits for it at
- * most P11LOGOUT_TIMEOUT seconds. */
+ * A token that stops answering must not hold the process at exit.  At
+ * exit() the release runs on the exiting thread itself (a new thread would
+ * make the module set up its per-thread state again: about 1 ms with
+ * SoftHSM2), and a watchdog thread ends the process with the program's own
+ * status once P11LOGOUT_TIMEOUT has passed (exit-watchdog.c).  Where the
+ * process goes on (OPENSSL_cleanup) or the status is unknown (quick_exit,
+ * no on_exit), the release runs in a thread and the caller waits for it
+ * at most that long.
+ *
+ * One release at a time per process, all of them together within the
+ * bound: the state below.  Once a wait gives up, the state says so for
+ * good, and the release left behind makes no further call: it checks
+ * before each one. */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,21 +39,41 @@
 static int armed;
 
 /* What the running release is for ("exit", "OPENSSL_cleanup"): the prefix
- * of its log lines.  Set before each release (no initialiser: a pointer in
- * data would cost every process a relocation). */
+ * of its log lines.  Set when a release is claimed (no initialiser: a
+ * pointer in data would cost every process a relocation). */
 static const char *release_why;
 
-/* The thread that runs a release of ours, while it runs.  (Temporary: the
- * release mechanism is being reworked; it keeps this name and meaning.)
- * Not thread-local storage: that would cost the library a relocation. */
+/* The release state: IDLE, one RUNNING, or GAVE_UP for good. */
+enum { IDLE, RUNNING, GAVE_UP };
+static int state;
+/* Time the releases have taken so far, and the deadline of the one
+ * running; in ns of CLOCK_MONOTONIC. */
+static unsigned long long spent, run_start, run_deadline;
+/* The thread running the release, for p11l_in_release(). */
 static pthread_t releaser;
 static int releasing;
 
+unsigned long long p11l_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned long long)t.tv_sec * 1000000000ULL + (unsigned long long)t.tv_nsec;
+}
+
+static int given_up(void)
+{
+	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) == GAVE_UP;
+}
+
 int p11l_in_release(void)
 {
-	return __atomic_load_n(&releasing, __ATOMIC_ACQUIRE) &&
-	       pthread_equal(__atomic_load_n(&releaser, __ATOMIC_RELAXED),
-			     pthread_self());
+	pthread_t t;
+
+	if (!__atomic_load_n(&releasing, __ATOMIC_ACQUIRE))
+		return 0;
+	__atomic_load(&releaser, &t, __ATOMIC_ACQUIRE);
+	return pthread_equal(t, pthread_self());
 }
 
 static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
@@ -83,7 +115,7 @@ static void close_sessions(struct p11l_module *m, const CK_SLOT_ID *only)
 		p11l_lock();
 		have = p11l_record_find_session(m, only, &h, &slot);
 		p11l_unlock();
-		if (!have)
+		if (!have || given_up())
 			break;
 		CK_RV rv = p11l_C_CloseSession(set, h);
 		log_call(m, slot, "C_CloseSession", h, rv);
@@ -121,6 +153,8 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	have = p11l_record_find_session(m, &slot, &h, NULL);
 	p11l_unlock();
 
+	if (given_up())
+		return;
 	if (!have) {
 		rv = p11l_C_OpenSession(set, slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
 		log_call(m, slot, "C_OpenSession", rv == CKR_OK ? h : 0, rv);
@@ -132,6 +166,8 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 		}
 	}
 
+	if (given_up())
+		return;
 	rv = p11l_C_Logout(set, h);
 	log_call(m, slot, "C_Logout", h, rv);
 	/* Whatever the module answered, this slot is done: a logout that
@@ -159,7 +195,7 @@ static void close_left_open(void)
 		p11l_lock();
 		have = p11l_record_find_session(m, NULL, &h, NULL);
 		p11l_unlock();
-		if (!have)
+		if (!have || given_up())
 			continue;
 		if (!module_still_loaded(m)) {
 			p11l_lock();
@@ -184,7 +220,7 @@ static void finalize_logged_in(void)
 
 		if (__atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE) != pid ||
 		    __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != pid ||
-		    !module_still_loaded(m))
+		    given_up() || !module_still_loaded(m))
 			continue;
 		CK_RV rv = p11l_C_Finalize(p11l_release_set(m), NULL);
 		char b[32];
@@ -198,14 +234,11 @@ static void release_all(void)
 	struct p11l_module *m;
 	CK_SLOT_ID slot;
 
-	__atomic_store_n(&releaser, pthread_self(), __ATOMIC_RELAXED);
-	__atomic_store_n(&releasing, 1, __ATOMIC_RELEASE);
-
 	for (;;) {
 		p11l_lock();
 		int found = p11l_record_first_login(&m, &slot);
 		p11l_unlock();
-		if (!found)
+		if (!found || given_up())
 			break;
 		release_slot(m, slot);
 	}
@@ -213,20 +246,6 @@ static void release_all(void)
 		close_left_open();
 	if (mode >= P11L_MODE_FINALIZE)
 		finalize_logged_in();
-	__atomic_store_n(&releasing, 0, __ATOMIC_RELEASE);
-}
-
-/* A semaphore rather than a condition variable: it is set up only when
- * needed, and it spares every process that loads the library one more
- * symbol version to check at start-up. */
-static sem_t release_done;
-
-static void *release_thread(void *arg)
-{
-	(void)arg;
-	release_all();
-	sem_post(&release_done);
-	return NULL;
 }
 
 /* Whether there is anything to release: a login, or in mode close or
@@ -246,66 +265,260 @@ static int has_work(void)
 	return found;
 }
 
-/* Releases every login of this process, waiting at most the configured
- * bound.  Used by the exit handler and before an explicit OPENSSL_cleanup. */
-void p11l_release_all_bounded(const char *why)
+static void pause_ms(unsigned ms)
 {
-	unsigned timeout = p11l_config()->timeout;
-	struct timespec deadline;
-	sigset_t all, old;
-	pthread_t t;
-	int rc = 0;
+	struct timespec t = { 0, (long)ms * 1000000L };
 
-	/* No login, no call, and no thread. */
-	if (!has_work())
-		return;
-	p11l_log("%s: releasing logins (bound %u s)", why, timeout);
-	release_why = why;
-	if (timeout == 0) {
-		release_all();
-		return;
-	}
-
-	if (sem_init(&release_done, 0, 0) != 0) {
-		release_all();
-		return;
-	}
-
-	/* Signals stay with the program's threads, not ours.  (sigprocmask
-	 * sets the calling thread's mask in glibc, as pthread_sigmask does.) */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&t, NULL, release_thread, NULL);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		p11l_log("%s: no thread for the release (%s); releasing without a bound",
-			 why, strerror(rc));
-		release_all();
-		return;
-	}
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (time_t)timeout;
-	while ((rc = sem_timedwait(&release_done, &deadline)) != 0 && errno == EINTR)
-		;
-	/* Done in time: wait for the thread to end, so nothing of ours runs
-	 * on while OpenSSL and the module are torn down.  Stuck: let it be. */
-	if (rc == 0)
-		pthread_join(t, NULL);
-	else
-		pthread_detach(t);
-	if (rc != 0)
-		p11l_log("%s: the token did not answer within %u s; exiting without the logout",
-			  why, timeout);
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
 }
 
-static void exit_handler(void)
+/* Claims the one release of the process.  Returns 0 to skip: nothing to
+ * do, the library gave up before, the bound is spent, or another release
+ * is still running at its deadline (a later one waits only for what is
+ * left of that).  *DEADLINE: 0 for no bound. */
+int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 {
-	p11l_release_all_bounded("exit");
+	unsigned long long bound = p11l_config()->timeout * 1000000000ULL, now;
+
+	for (;;) {
+		int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+
+		if (s == GAVE_UP) {
+			p11l_log("%s: the library gave up on the token before; no call", why);
+			return 0;
+		}
+		if (s == RUNNING) {
+			if (!wait)
+				return 0;
+			if (bound && p11l_now_ns() >= __atomic_load_n(&run_deadline, __ATOMIC_ACQUIRE)) {
+				p11l_log("%s: another release is still running; not waiting longer", why);
+				return 0;
+			}
+			pause_ms(1);
+			continue;
+		}
+		if (!has_work())
+			return 0;
+		now = p11l_now_ns();
+		if (bound && __atomic_load_n(&spent, __ATOMIC_ACQUIRE) >= bound) {
+			p11l_log("%s: the bound of %u s is spent; no call", why, p11l_config()->timeout);
+			return 0;
+		}
+		int idle = IDLE;
+		if (!__atomic_compare_exchange_n(&state, &idle, RUNNING, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		__atomic_store_n(&run_start, now, __ATOMIC_RELEASE);
+		*deadline = bound ? now + bound - __atomic_load_n(&spent, __ATOMIC_ACQUIRE) : 0;
+		__atomic_store_n(&run_deadline, *deadline, __ATOMIC_RELEASE);
+		release_why = why;
+		p11l_log("%s: releasing logins (bound %u s)", why, p11l_config()->timeout);
+		return 1;
+	}
+}
+
+/* The release itself, on the calling thread. */
+void p11l_release_run(void)
+{
+	pthread_t self = pthread_self();
+
+	__atomic_store(&releaser, &self, __ATOMIC_RELEASE);
+	__atomic_store_n(&releasing, 1, __ATOMIC_RELEASE);
+	release_all();
+	__atomic_store_n(&releasing, 0, __ATOMIC_RELEASE);
+}
+
+/* The release claimed by p11l_release_begin is over.  Returns 0 when the
+ * library gave up on it meanwhile. */
+int p11l_release_end(void)
+{
+	int running = RUNNING;
+
+	__atomic_add_fetch(&spent, p11l_now_ns() - __atomic_load_n(&run_start, __ATOMIC_ACQUIRE),
+			   __ATOMIC_ACQ_REL);
+	return __atomic_compare_exchange_n(&state, &running, IDLE, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Gives up on the running release, for good.  Lock-free: the signal
+ * handler calls it.  Returns 0 when the release ended first. */
+int p11l_release_abandon(void)
+{
+	int running = RUNNING;
+
+	return __atomic_compare_exchange_n(&state, &running, GAVE_UP, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* A semaphore rather than a condition variable: it is set up only when
+ * needed, and it spares every process that loads the library one more
+ * symbol version to check at start-up.  Set up once: a thread left
+ * behind may still post it, and after that no release starts again. */
+static sem_t release_done;
+static pthread_once_t release_done_once = PTHREAD_ONCE_INIT;
+static int release_done_ok;
+
+static void release_done_init(void)
+{
+	release_done_ok = sem_init(&release_done, 0, 0) == 0;
+}
+
+static void *release_thread(void *arg)
+{
+	(void)arg;
+	p11l_release_run();
+	p11l_release_end();
+	sem_post(&release_done);
+	return NULL;
+}
+
+/* Starts a thread of ours, with every signal blocked: signals stay with
+ * the program's threads.  (sigprocmask sets the calling thread's mask in
+ * glibc, as pthread_sigmask does.) */
+int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Waits for SEM until DEADLINE (CLOCK_MONOTONIC, ns).  0 when posted. */
+int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline)
+{
+#ifdef HAVE_SEM_CLOCKWAIT
+	struct timespec ts = { (time_t)(deadline / 1000000000ULL),
+			       (long)(deadline % 1000000000ULL) };
+	int rc;
+
+	while ((rc = sem_clockwait(sem, CLOCK_MONOTONIC, &ts)) != 0 && errno == EINTR)
+		;
+	return rc;
+#else
+	/* No monotonic wait in this C library: poll the semaphore, 1 ms apart. */
+	for (;;) {
+		if (sem_trywait(sem) == 0)
+			return 0;
+		if (p11l_now_ns() >= deadline)
+			return -1;
+		pause_ms(1);
+	}
+#endif
+}
+
+/* The claimed release, in a thread, waited for until DEADLINE. */
+static void release_in_thread(const char *why, unsigned long long deadline)
+{
+	pthread_t t;
+	int rc;
+
+	pthread_once(&release_done_once, release_done_init);
+	rc = release_done_ok ? p11l_thread_start(&t, release_thread, NULL) : -1;
+	if (rc != 0) {
+		p11l_log("%s: no thread for the release; releasing without a bound", why);
+		p11l_release_run();
+		p11l_release_end();
+		return;
+	}
+	if (p11l_sem_wait_until(&release_done, deadline) == 0) {
+		/* Done in time: wait for the thread to end, so nothing of ours
+		 * runs on while OpenSSL and the module are torn down. */
+		pthread_join(t, NULL);
+		return;
+	}
+	if (!p11l_release_abandon()) {
+		/* It ended just now. */
+		sem_wait(&release_done);
+		pthread_join(t, NULL);
+		return;
+	}
+	pthread_detach(t);
+	p11l_log("%s: the token did not answer within %u s; going on without the logout, and no further call",
+		 why, p11l_config()->timeout);
+}
+
+/* Releases every login of this process, waiting at most what is left of
+ * the bound.  Used before an explicit OPENSSL_cleanup, at quick_exit, and
+ * at exit where the program's status cannot be known. */
+void p11l_release_all_bounded(const char *why)
+{
+	unsigned long long deadline;
+
+	if (!p11l_release_begin(why, 1, &deadline))
+		return;
+	if (deadline == 0) {
+		p11l_release_run();
+		p11l_release_end();
+		return;
+	}
+	release_in_thread(why, deadline);
+}
+
+#ifdef HAVE_ON_EXIT
+/* At exit: the release on the exiting thread, the watchdog bounding it. */
+static void exit_handler(int status, void *arg)
+{
+	unsigned long long deadline;
+
+	(void)arg;
 	/* A login made later in the exit, by a handler of the program's that
-	 * runs after ours, registers the handler again: glibc runs handlers
+	 * runs after ours, registers this handler again: glibc runs handlers
 	 * registered while it exits. */
 	__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
+	if (!p11l_release_begin("exit", 1, &deadline))
+		return;
+	if (deadline == 0) {
+		p11l_release_run();
+		p11l_release_end();
+		return;
+	}
+	if (p11l_watchdog_start(deadline, status) != 0) {
+		release_in_thread("exit", deadline);
+		return;
+	}
+	/* What the program wrote is out before the token can hold us, as
+	 * exit() would have put it out after the handlers. */
+	fflush(NULL);
+	p11l_release_run();
+	if (p11l_release_end()) {
+		p11l_watchdog_stop();
+		return;
+	}
+	/* The watchdog gave up and is ending the process. */
+	for (;;)
+		pause();
+}
+
+static int register_exit(void)
+{
+	return on_exit(exit_handler, NULL);
+}
+#else
+/* No on_exit(): the status is unknown, so the exit must go on by itself
+ * after the bound; the release runs in a thread. */
+static void exit_handler(void)
+{
+	/* A login made later in the exit, by a handler of the program's that
+	 * runs after ours, registers this handler again: glibc runs handlers
+	 * registered while it exits. */
+	__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
+	p11l_release_all_bounded("exit");
+}
+
+static int register_exit(void)
+{
+	return atexit(exit_handler);
+}
+#endif
+
+/* quick_exit() runs these handlers only; its status is not passed on. */
+static void quick_exit_handler(void)
+{
+	p11l_release_all_bounded("quick_exit");
 }
 
 void p11l_exit_handler_arm(void)
@@ -315,10 +528,13 @@ void p11l_exit_handler_arm(void)
 	if (!__atomic_compare_exchange_n(&armed, &expected, 1, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
-	if (atexit(exit_handler) != 0) {
+	if (register_exit() != 0) {
 		p11l_warn("cannot register the exit handler; logins will not be released at exit");
 		__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 		return;
 	}
+	if (at_quick_exit(quick_exit_handler) != 0)
+		p11l_log("cannot register the quick_exit handler");
 	p11l_log("exit handler registered");
+	p11l_signals_arm();
 }

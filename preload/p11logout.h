@@ -12,7 +12,10 @@
  *   calls-wrapped.c   the session-lifecycle calls, which keep the record
  *   login-record.c    the record: open sessions and logged-in slots, and
  *                     what a release of ours ended
- *   exit-handler.c    the atexit handler that logs out before teardown
+ *   exit-handler.c    the exit handler that logs out before teardown,
+ *                     and the one release at a time within one bound
+ *   exit-watchdog.c   ends a stuck exit with the program's status
+ *   signal-release.c  the opt-in release on termination signals
  *   openssl-cleanup.c the OPENSSL_cleanup interposer: releases first
  * Around it:
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
@@ -234,8 +237,29 @@ size_t p11l_released_forget(struct p11l_module *m,
 /* exit-handler.c */
 void p11l_exit_handler_arm(void);
 void p11l_release_all_bounded(const char *why);
-/* Nonzero when the calling thread runs a release of ours. */
+/* Nonzero while the calling thread runs a release of ours (exit,
+ * quick_exit, OPENSSL_cleanup, signal). */
 int p11l_in_release(void);
+/* The one release of the process: claim (0: skip; *deadline 0: no
+ * bound), run on the calling thread, end (0: given up meanwhile); abandon
+ * gives up for good, lock-free (the signal handler calls it). */
+int p11l_release_begin(const char *why, int wait,
+	unsigned long long *deadline);
+void p11l_release_run(void);
+int p11l_release_end(void);
+int p11l_release_abandon(void);
+unsigned long long p11l_now_ns(void);
+#include <pthread.h>
+#include <semaphore.h>
+int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
+
+/* exit-watchdog.c */
+int p11l_watchdog_start(unsigned long long deadline, int status);
+void p11l_watchdog_stop(void);
+
+/* signal-release.c */
+void p11l_signals_arm(void);
 
 /* config.c */
 enum p11l_mode {
@@ -257,7 +281,11 @@ struct p11l_config {
 	char *modules;
 	/* The real module, in module-wrapper mode. */
 	char *module;
+	/* P11LOGOUT_SIGNALS: bit N set releases on signal N; 0: off. */
+	unsigned long signals;
 };
+/* Signals the setting may name are below this. */
+#define P11L_MAX_SIGNAL 32
 #define P11L_DEFAULT_TIMEOUT 5
 #define P11L_MAX_SECONDS 3600
 const struct p11l_config *p11l_config(void);

@@ -24,10 +24,11 @@ mode${TAB}=${TAB}close
 log = stderr
 modules = fake-module.so:other*.so
 module = /opt/hsm/lib/real-pkcs11.so
+signals = HUP, SIGTERM
 EOF
 srun full lib P11LOGOUT_CONFIG="$T/full.conf" -- "$DRIVER" "$MOD" no-login
 banner "$T/full.err" >"$T/full.banner"
-settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so >"$T/want"
+settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so TERM,HUP >"$T/want"
 same "every key from the file shows in the banner" "$T/want" "$T/full.banner"
 check "no warning (no line names the file)" \
 	test "$(grep -c -F "$T/full.conf" "$T/full.err")" = 0
@@ -48,7 +49,7 @@ same "a key given twice: the last wins; a last line without newline counts" "$T/
 srun over lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_TIMEOUT=9 \
 	P11LOGOUT_MODE=finalize P11LOGOUT_MODULES=x.so P11LOGOUT_MODULE=/m.so -- \
 	"$DRIVER" "$MOD" no-login
-settings_line 1 9 3 finalize stderr x.so /m.so >"$T/want"
+settings_line 1 9 3 finalize stderr x.so /m.so TERM,HUP >"$T/want"
 banner "$T/over.err" >"$T/got"
 same "variables win over the file, the rest comes from the file" "$T/want" "$T/got"
 srun over0 lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_DEBUG=0 -- "$DRIVER" "$MOD" no-login

@@ -26,6 +26,8 @@
  *     slow-closeall     return after they changed the state (and let other
  *                       calls in meanwhile)
  *   ODD_DUMP_AT_UNLOAD=1  the destructor logs the token's state
+ *   ODD_LOGOUT_MS=N     C_Logout first says "C_Logout: slow N ms", then
+ *                       sleeps N ms (holding no lock) before its work
  *
  * Built with ODD_WITH_CRYPTO, C_Logout computes an HMAC with libcrypto
  * first (a secure channel's MAC, EVP_Q_mac) and fails with
@@ -453,12 +455,27 @@ static int channel_mac(void)
 }
 #endif
 
+static void slow_logout(void)
+{
+	const char *v = getenv("ODD_LOGOUT_MS");
+	long ms = v ? atol(v) : 0;
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	if (ms <= 0)
+		return;
+	log_line("C_Logout: slow %ld ms", ms);
+	nanosleep(&t, NULL);
+}
+
 static CK_RV C_Logout(CK_SESSION_HANDLE h)
 {
 	char what[64];
 	struct session *s;
 	CK_SLOT_ID slot;
-	CK_RV rv = enter();
+	CK_RV rv;
+
+	slow_logout();
+	rv = enter();
 
 	snprintf(what, sizeof what, "C_Logout(%lu)", h);
 	if (rv != CKR_OK)

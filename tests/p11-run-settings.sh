@@ -30,6 +30,7 @@ sets --modules 'yubihsm_pkcs11.so:/opt/x/*.so' P11LOGOUT_MODULES
 sets --log syslog P11LOGOUT_LOG
 sets --log stderr P11LOGOUT_LOG
 sets --config "$T/empty.conf" P11LOGOUT_CONFIG
+sets --signals TERM,INT,HUP P11LOGOUT_SIGNALS
 got=$("$RUN" --wait 4 --mode close --timeout 2 sh -c 'echo "$P11LOGOUT_WAIT $P11LOGOUT_MODE $P11LOGOUT_TIMEOUT $LD_PRELOAD"')
 check "several options at once, and the library preloaded (got '$got')" \
 	test "$got" = "4 close 2 $P11L_LIB"
@@ -61,7 +62,9 @@ refuses "--mode ''" --mode ''
 refuses "--log file" --log file
 refuses "--modules ''" --modules ''
 refuses "--config of a missing file" --config "$T/no-such.conf"
-for o in --wait --timeout --mode --modules --log --config; do
+refuses "--signals KILL" --signals KILL
+refuses "--signals term" --signals term
+for o in --wait --timeout --mode --modules --log --config --signals; do
 	"$RUN" "$o" >/dev/null 2>"$T/refuse.err"
 	check "$o without a value: status 2" test $? = 2
 done
@@ -146,6 +149,13 @@ compare "bad variables" P11LOGOUT_WAIT=soon P11LOGOUT_MODE=Finalize P11LOGOUT_TI
 compare "a named file that does not exist" P11LOGOUT_CONFIG="$T/no-such.conf" P11LOGOUT_WAIT=5 --
 compare "seconds with leading zeros in the file" P11LOGOUT_CONFIG="$T/zeros.conf" --
 compare "seconds with leading zeros in variables" P11LOGOUT_WAIT=00010 P11LOGOUT_TIMEOUT=0003 --
+printf 'signals = HUP, SIGTERM\n' >"$T/signals.conf"
+compare "signals from the file" P11LOGOUT_CONFIG="$T/signals.conf" --
+compare "signals: a variable over the file" P11LOGOUT_CONFIG="$T/signals.conf" \
+	P11LOGOUT_SIGNALS='QUIT INT' --
+compare "signals: a bad variable keeps the file's" P11LOGOUT_CONFIG="$T/signals.conf" \
+	P11LOGOUT_SIGNALS=KILL --
+compare "--signals" -- --signals PIPE,TERM
 
 # --show-config with a command prints and then runs it.
 out=$("$RUN" --show-config sh -c 'echo ran') 

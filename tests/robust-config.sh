@@ -53,6 +53,19 @@ LOG|empty||1
 LOG|negative|-1|1
 LOG|valid stderr|stderr|0
 MODULES|empty||1
+SIGNALS|unknown word|verbose|1
+SIGNALS|negative|-1|1
+SIGNALS|huge|99999999999999999999|1
+SIGNALS|number|15|1
+SIGNALS|lower case|term|1
+SIGNALS|one good one bad|TERM,KILL|1
+SIGNALS|not catchable|KILL|1
+SIGNALS|crash signal|SEGV|1
+SIGNALS|empty||0
+SIGNALS|valid TERM|TERM|0
+SIGNALS|valid list|TERM,INT,HUP|0
+SIGNALS|valid SIG names|SIGTERM SIGQUIT|0
+SIGNALS|valid PIPE|PIPE|0
 MODULE|empty||1
 CONFIG|missing file|/nonexistent/libp11logout.conf|1
 EOF2

@@ -65,9 +65,14 @@ rrun() {
 		set -- env LD_PRELOAD="$pre" $ROBUST_VG "$@"
 	fi
 	: >"$T/$tag.log"
+	# Hermetic: no P11LOGOUT_* of the caller's, and an empty file for
+	# the configuration (a VAR=VALUE given here still wins).
+	: >"$T/empty.conf"
+	unsets=$(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/-u \1/p' | tr '\n' ' ')
 	t0=$(date +%s%N)
-	eval "env -u LD_PRELOAD -u P11LOGOUT_DEBUG -u P11LOGOUT_TIMEOUT \
+	eval "env -u LD_PRELOAD $unsets \
 		-u ODD_MODE -u ODD_SLOTS -u ODD_DUMP_AT_UNLOAD -u ROBUST_EXIT \
+		-u ODD_LOGOUT_MS P11LOGOUT_CONFIG=\"\$T/empty.conf\" \
 		ODD_LOG=\"\$T/\$tag.log\" $vars timeout $kill \"\$@\"" \
 		>"$T/$tag.out" 2>"$T/$tag.err" </dev/null
 	echo $? >"$T/$tag.rc"

@@ -112,9 +112,9 @@ banner() {
 	sed -n 's/^libp11logout: \(libp11logout [^ ]*: debug=.*\)$/\1/p' "$1"
 }
 
-# settings_line DEBUG TIMEOUT WAIT MODE LOG MODULES MODULE: the banner's
-# settings line for these values.
+# settings_line DEBUG TIMEOUT WAIT MODE LOG MODULES MODULE [SIGNALS]: the
+# banner's settings line for these values (SIGNALS: "-" when not given).
 settings_line() {
-	printf 'libp11logout %s: debug=%s timeout=%s wait=%s mode=%s log=%s modules=%s module=%s\n' \
-		"$VERSION" "$@"
+	printf 'libp11logout %s: debug=%s timeout=%s wait=%s mode=%s log=%s modules=%s module=%s signals=%s\n' \
+		"$VERSION" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}"
 }

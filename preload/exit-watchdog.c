@@ -1,0 +1,61 @@
+/* The watchdog of the release at exit: a thread that waits for the
+ * release on the exiting thread, and when P11LOGOUT_TIMEOUT passes first,
+ * ends the process with the program's own exit status.
+ *
+ * It touches no module state and takes no lock of ours: the exiting
+ * thread may be inside the module for good.  The exiting thread flushed
+ * stdio before it called the module; what a module wrote since is flushed
+ * here only when no one holds the stream.  Exit handlers registered before
+ * the first login (they would run after ours) do not run then: the
+ * process has to end without the token. */
+#include "config.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "p11logout.h"
+
+static sem_t wake;
+static pthread_t watchdog;
+static unsigned long long deadline;
+static int status;
+
+static void flush_if_free(FILE *f)
+{
+	if (ftrylockfile(f) == 0) {
+		fflush_unlocked(f);
+		funlockfile(f);
+	}
+}
+
+static void *watch(void *arg)
+{
+	(void)arg;
+	if (p11l_sem_wait_until(&wake, deadline) == 0)
+		return NULL;
+	/* The release ended at the deadline itself: nothing to end. */
+	if (!p11l_release_abandon())
+		return NULL;
+	p11l_log("exit: the token did not answer within %u s; ending the process with status %d, without the logout",
+		 p11l_config()->timeout, status);
+	flush_if_free(stdout);
+	flush_if_free(stderr);
+	_exit(status);
+}
+
+int p11l_watchdog_start(unsigned long long when, int exit_status)
+{
+	if (sem_init(&wake, 0, 0) != 0)
+		return -1;
+	deadline = when;
+	status = exit_status;
+	return p11l_thread_start(&watchdog, watch, NULL);
+}
+
+void p11l_watchdog_stop(void)
+{
+	sem_post(&wake);
+	pthread_join(watchdog, NULL);
+}

@@ -1,0 +1,155 @@
+/* P11LOGOUT_SIGNALS: the release on a termination signal (opt-in).
+ *
+ * At the first login, for each listed signal whose disposition is then
+ * SIG_DFL, a handler is installed (a program's own handler, or SIG_IGN, is
+ * never replaced; one the program installs later wins), and a helper
+ * thread is started that waits on a pipe.
+ *
+ * The handler does only async-signal-safe things: it write(2)s the signal
+ * number to the helper, then waits in poll(2) on a second pipe, at most
+ * P11LOGOUT_TIMEOUT, so the interrupted thread does not go on running the
+ * program.  The helper runs the release as at exit and writes back.  Then
+ * the handler restores SIG_DFL and raises the signal again: the process
+ * ends from that same signal, with a core dump where that is the default.
+ *
+ * The interrupted thread may be anywhere: holding our p11l_lock, inside
+ * the module holding its lock, inside malloc.  The helper may then block;
+ * the handler's wait is what bounds it, and once it gives up the state
+ * (p11l_release_abandon) keeps the helper from calling the module again.
+ * The handler is installed with SA_NODEFER, so a second signal during the
+ * release, even on the same thread, ends the process at once. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "p11logout.h"
+
+static int request[2] = { -1, -1 }, done[2] = { -1, -1 };
+static pid_t owner;
+static unsigned long long bound;
+static int taken;
+
+/* Ends the process from SIG, as the default action would. */
+static void die_of(int sig)
+{
+	struct sigaction dfl;
+	sigset_t set;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+static void on_signal(int sig)
+{
+	unsigned char n = (unsigned char)sig;
+	unsigned long long end = 0, now;
+	struct pollfd p = { .fd = done[0], .events = POLLIN };
+	int expected = 0;
+
+	/* A forked child shares the pipes with its parent's helper; a second
+	 * signal, or one during another release, ends the process at once. */
+	if (getpid() != owner ||
+	    !__atomic_compare_exchange_n(&taken, &expected, 1, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		die_of(sig);
+	if (bound)
+		end = p11l_now_ns() + bound;
+	while (write(request[1], &n, 1) < 0 && errno == EINTR)
+		;
+	for (;;) {
+		int ms = -1;
+
+		if (bound) {
+			now = p11l_now_ns();
+			if (now >= end)
+				break;
+			ms = (int)((end - now + 999999ULL) / 1000000ULL);
+		}
+		if (poll(&p, 1, ms) > 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	p11l_release_abandon();
+	die_of(sig);
+}
+
+static void *helper(void *arg)
+{
+	unsigned char n;
+	ssize_t r;
+
+	(void)arg;
+	while ((r = read(request[0], &n, 1)) < 0 && errno == EINTR)
+		;
+	if (r == 1) {
+		unsigned long long deadline;
+
+		p11l_log("signal %d: releasing logins", n);
+		if (p11l_release_begin("signal", 0, &deadline)) {
+			p11l_release_run();
+			p11l_release_end();
+		}
+	}
+	n = 0;
+	while (write(done[1], &n, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+void p11l_signals_arm(void)
+{
+	unsigned long want = p11l_config()->signals;
+	pthread_t t;
+
+	if (!want)
+		return;
+	if (pipe2(request, O_CLOEXEC) != 0)
+		goto fail;
+	if (pipe2(done, O_CLOEXEC) != 0) {
+		close(request[0]);
+		close(request[1]);
+		goto fail;
+	}
+	owner = getpid();
+	bound = p11l_config()->timeout * 1000000000ULL;
+	if (p11l_thread_start(&t, helper, NULL) != 0) {
+		close(request[0]);
+		close(request[1]);
+		close(done[0]);
+		close(done[1]);
+		goto fail;
+	}
+	pthread_detach(t);
+	for (int sig = 1; sig < P11L_MAX_SIGNAL; sig++) {
+		struct sigaction old, sa;
+
+		if (!(want & (1UL << sig)) || sigaction(sig, NULL, &old) != 0)
+			continue;
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+			p11l_log("signal %d: the program handles it; left alone", sig);
+			continue;
+		}
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_NODEFER;
+		sigaction(sig, &sa, NULL);
+		p11l_log("signal %d: logins released on it", sig);
+	}
+	return;
+fail:
+	p11l_warn("cannot set up the release on signals: %s", strerror(errno));
+}
