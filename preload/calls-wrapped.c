@@ -74,7 +74,7 @@ CK_RV p11l_open_session(unsigned idx, CK_SLOT_ID slot, CK_FLAGS flags,
 	REAL(m, P11L_C_OpenSession, CK_C_OpenSession, f);
 	CK_RV rv;
 
-	struct p11l_wait w = { 0 };
+	struct p11l_wait w = { .module = m };
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
@@ -195,7 +195,7 @@ CK_RV p11l_login(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user,
 {
 	struct p11l_module *m = p11l_module_at(idx);
 	REAL(m, P11L_C_Login, CK_C_Login, f);
-	struct p11l_wait w = { 0 };
+	struct p11l_wait w = { .module = m };
 	unsigned long order;
 	CK_RV rv;
 
@@ -219,7 +219,7 @@ CK_RV p11l_login_user(unsigned idx, CK_SESSION_HANDLE session, CK_USER_TYPE user
 {
 	struct p11l_module *m = p11l_module_at(idx);
 	REAL(m, P11L_C_LoginUser, CK_C_LoginUser, f);
-	struct p11l_wait w = { 0 };
+	struct p11l_wait w = { .module = m };
 	unsigned long order;
 	CK_RV rv;
 
