@@ -76,7 +76,8 @@ static void sleep_ms(uint64_t ms)
 }
 
 /* A child forked while a thread of its parent is at the head would hold
- * the parent's lock for as long as it lives: it closes its copies. */
+ * the parent's lock for as long as it lives: it closes its copies of the
+ * lock files (of the waiters too, which it would only leak). */
 #define HELD_MAX 8
 static int held[HELD_MAX];	/* fd + 1; 0 when free */
 
@@ -197,6 +198,8 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		w->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
 		w->fd = queue_open(w->module ? w->module->path : NULL);
 		w->queue = w->fd >= 0 ? QUEUE_WAITING : QUEUE_NONE;
+		if (w->fd >= 0)
+			hold(w);
 	}
 	while (w->queue == QUEUE_WAITING) {
 		if (now >= w->deadline)
@@ -204,7 +207,6 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		if (flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
 			w->queue = QUEUE_HEAD;
 			w->delay = HEAD_FIRST_DELAY_MS;
-			hold(w);
 			/* The one before us got a session: more may be free. */
 			w->tries++;
 			return 1;
