@@ -82,7 +82,7 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 	CK_C_OpenSession f = (CK_C_OpenSession)p11l_real(set, P11L_CALL_C_OpenSession);
 	CK_RV rv;
 
-	struct p11l_wait w = { 0 };
+	struct p11l_wait w = { .module = m };
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
@@ -244,7 +244,7 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	CK_C_Login f = (CK_C_Login)p11l_real(set, P11L_CALL_C_Login);
 	CK_C_LoginUser fu = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
 	int recorded = user == CKU_USER || user == CKU_SO;
-	struct p11l_wait w = { 0 };
+	struct p11l_wait w = { .module = m };
 	unsigned long order;
 	CK_RV rv;
 

@@ -521,6 +521,23 @@ static void quick_exit_handler(void)
 	p11l_release_all_bounded("quick_exit");
 }
 
+/* at_quick_exit() is __cxa_at_quick_exit@GLIBC_2.10 underneath: bound at
+ * load, that one more symbol version would cost every process on the host
+ * about 450 instructions at start.  Looked up here, at the first login,
+ * it costs only the processes that log in. */
+extern void *__dso_handle;
+
+static int register_quick_exit(void)
+{
+	int (*reg)(void (*)(void), void *);
+	void *sym = dlsym(RTLD_DEFAULT, "__cxa_at_quick_exit");
+
+	if (!sym)
+		return -1;
+	memcpy(&reg, &sym, sizeof reg);
+	return reg(quick_exit_handler, __dso_handle);
+}
+
 void p11l_exit_handler_arm(void)
 {
 	int expected = 0;
@@ -533,7 +550,7 @@ void p11l_exit_handler_arm(void)
 		__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 		return;
 	}
-	if (at_quick_exit(quick_exit_handler) != 0)
+	if (register_quick_exit() != 0)
 		p11l_log("cannot register the quick_exit handler");
 	p11l_log("exit handler registered");
 	p11l_signals_arm();

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "p11logout.h"
@@ -28,8 +29,10 @@ int p11l_module_selected(const char *path)
 		char pattern[512];
 
 		if (len > 0 && len < sizeof pattern) {
-			memcpy(pattern, p, len);
-			pattern[len] = '\0';
+			/* Not memcpy: its symbol version (GLIBC_2.14) would be
+			 * the library's only need of that version, which the
+			 * loader checks in every process, PKCS#11 or not. */
+			snprintf(pattern, sizeof pattern, "%.*s", (int)len, p);
 			if (fnmatch(pattern, strchr(pattern, '/') ? path : base, 0) == 0)
 				return 1;
 		}

@@ -301,11 +301,13 @@ int p11l_module_selected(const char *path);
 
 /* session-wait.c */
 struct p11l_wait {
+	struct p11l_module *module;	/* set by the caller: whose lock file */
 	int started;
 	unsigned tries;
-	unsigned long long deadline;
+	unsigned long long start, deadline;
 	unsigned delay;
 	unsigned seed;
+	int fd, queue, held;
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 

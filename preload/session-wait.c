@@ -1,21 +1,51 @@
 /* P11LOGOUT_WAIT: a login or session refused because the token has no
- * session free is tried again, with jittered backoff, until one is free or
- * the time is up; then the module's last answer is returned unchanged.
+ * session free is tried again until one is free or the time is up; then
+ * the module's last answer is returned unchanged.
  *
  * Only CKR_SESSION_COUNT is retried: it is what PKCS#11 defines for "too
  * many sessions", and what the YubiHSM 2 module returns when its 16
  * sessions are taken.  Other errors (a wrong PIN above all: retrying it
- * could lock the token) are returned at once. */
+ * could lock the token) are returned at once.
+ *
+ * Fairness: the waiters of one host and user queue on a lock file per
+ * module (flock).  Only the one holding it asks the module again, often;
+ * the others only try the lock, and never call the module.  So a freed
+ * session goes to a waiter within milliseconds, however many wait, and the
+ * device is asked by one process per host instead of by every waiter (with
+ * per-process backoff, 240 waiters kept freed sessions idle for up to a
+ * second and the unlucky ones backed off longest).  The order among the
+ * waiters is whoever tries the lock first, not strictly first come; with
+ * every waiter served at the same pace no one starves.  Hosts sharing a
+ * device do not share the lock: between them it is the holder's retry
+ * pace, as between processes without a lock file (plain jittered backoff).
+ *
+ * Nothing here runs before the module has refused once. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "p11logout.h"
 
+/* Without the queue: every waiter backs off on its own. */
 #define FIRST_DELAY_MS 20
 #define MAX_DELAY_MS 1000
+/* The queue's head: asks the module again soon, and at most 10 times a
+ * second once the wait is long (the device may be another host's). */
+#define HEAD_FIRST_DELAY_MS 4
+#define HEAD_MAX_DELAY_MS 100
+/* The others try the lock; a try costs one system call. */
+#define LOCK_TRY_MS 10
+
+enum { QUEUE_UNTRIED, QUEUE_WAITING, QUEUE_HEAD, QUEUE_NONE };
 
 static uint64_t now_ms(void)
 {
@@ -35,33 +65,161 @@ static uint32_t jitter(struct p11l_wait *w)
 	return w->seed;
 }
 
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A child forked while a thread of its parent is at the head would hold
+ * the parent's lock for as long as it lives: it closes its copies of the
+ * lock files (of the waiters too, which it would only leak). */
+#define HELD_MAX 8
+static int held[HELD_MAX];	/* fd + 1; 0 when free */
+
+static void forget_held_in_child(void)
+{
+	for (int i = 0; i < HELD_MAX; i++) {
+		int fd = __atomic_exchange_n(&held[i], 0, __ATOMIC_RELAXED);
+		if (fd)
+			close(fd - 1);
+	}
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_held_in_child);
+}
+
+static void hold(struct p11l_wait *w)
+{
+	for (int i = 0; i < HELD_MAX; i++) {
+		int expect = 0;
+		if (__atomic_compare_exchange_n(&held[i], &expect, w->fd + 1, 0,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			w->held = i + 1;
+			return;
+		}
+	}
+}
+
+/* The lock file of this user and module: in $XDG_RUNTIME_DIR, the user's
+ * own, when it is set (and if it is unusable there, none); else in
+ * /run/lock, else /tmp.  In a shared directory another user could create
+ * our name first, so the file must be ours and not a link. */
+static int queue_open(const char *module)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
+	const char *dirs[2] = { "/run/lock", "/tmp" };
+	uint64_t h = 14695981039346656037u;	/* FNV-1a */
+	char path[4096];
+	struct stat st;
+
+	if (xdg && xdg[0] == '/')
+		dirs[0] = xdg, dirs[1] = NULL;
+	for (const char *p = module ? module : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	for (int i = 0; i < 2 && dirs[i]; i++) {
+		int n, fd;
+
+		n = snprintf(path, sizeof path, "%s/p11logout-wait-%lu-%016llx",
+			     dirs[i], (unsigned long)geteuid(), (unsigned long long)h);
+		if (n < 0 || (size_t)n >= sizeof path)
+			continue;
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+			pthread_once(&once, register_atfork);
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static void queue_leave(struct p11l_wait *w)
+{
+	if (w->queue != QUEUE_WAITING && w->queue != QUEUE_HEAD)
+		return;
+	if (w->held)
+		__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
+	close(w->fd);	/* and with it the lock */
+	w->queue = QUEUE_NONE;
+}
+
+static int wait_done(struct p11l_wait *w, CK_RV rv)
+{
+	char b[32];
+
+	if (w->started) {
+		queue_leave(w);
+		p11l_log("%s: waited %llu ms for a free session (%s) -> %s",
+			 w->module ? w->module->path : "?",
+			 (unsigned long long)(now_ms() - w->start),
+			 w->fd >= 0 ? "queue of this host" : "backoff",
+			 p11l_ckr_name(rv, b));
+	}
+	return 0;
+}
+
+/* Plain jittered backoff: between half and all of the current step. */
+static int backoff(struct p11l_wait *w, uint64_t left)
+{
+	uint64_t delay = w->delay / 2 + jitter(w) % (w->delay / 2 + 1);
+	unsigned max = w->queue == QUEUE_HEAD ? HEAD_MAX_DELAY_MS : MAX_DELAY_MS;
+
+	if (delay > left)
+		delay = left;
+	w->delay = w->delay * 2 > max ? max : w->delay * 2;
+	w->tries++;
+	sleep_ms(delay);
+	return 1;
+}
+
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 {
 	unsigned wait = p11l_config()->wait;
-	uint64_t now, left, delay;
-	struct timespec ts;
+	uint64_t now;
 
 	if (rv != CKR_SESSION_COUNT || wait == 0)
-		return 0;
+		return wait_done(w, rv);
 	now = now_ms();
 	if (!w->started) {
 		w->started = 1;
+		w->start = now;
 		w->deadline = now + (uint64_t)wait * 1000u;
 		w->delay = FIRST_DELAY_MS;
 		w->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
+		w->fd = queue_open(w->module ? w->module->path : NULL);
+		w->queue = w->fd >= 0 ? QUEUE_WAITING : QUEUE_NONE;
+		if (w->fd >= 0)
+			hold(w);
+	}
+	while (w->queue == QUEUE_WAITING) {
+		if (now >= w->deadline)
+			return wait_done(w, rv);
+		if (flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
+			w->queue = QUEUE_HEAD;
+			w->delay = HEAD_FIRST_DELAY_MS;
+			/* The one before us got a session: more may be free. */
+			w->tries++;
+			return 1;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			queue_leave(w);	/* no lock here: back off alone */
+			w->fd = -1;
+			break;
+		}
+		sleep_ms(LOCK_TRY_MS / 2 + jitter(w) % (LOCK_TRY_MS + 1));
+		now = now_ms();
 	}
 	if (now >= w->deadline)
-		return 0;
-	left = w->deadline - now;
-	/* Between half and all of the current step. */
-	delay = w->delay / 2 + jitter(w) % (w->delay / 2 + 1);
-	if (delay > left)
-		delay = left;
-	w->delay = w->delay * 2 > MAX_DELAY_MS ? MAX_DELAY_MS : w->delay * 2;
-	w->tries++;
-	ts.tv_sec = (time_t)(delay / 1000);
-	ts.tv_nsec = (long)(delay % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0)
-		;
-	return 1;
+		return wait_done(w, rv);
+	return backoff(w, w->deadline - now);
 }

@@ -48,7 +48,9 @@ static void die_of(int sig)
 	sigaction(sig, &dfl, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* sigprocmask: this thread's mask in glibc, as pthread_sigmask, without
+	 * its symbol version (GLIBC_2.32) checked in every process at start. */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	raise(sig);
 	_exit(128 + sig);
 }
@@ -109,6 +111,19 @@ static void *helper(void *arg)
 	return NULL;
 }
 
+/* pipe() and FD_CLOEXEC rather than pipe2(): pipe2's symbol version
+ * (GLIBC_2.9) would be checked in every process at start.  A thread that
+ * forks and execs in between could pass these on; they are made once, at
+ * the first login, and only with the setting on. */
+static int pipe_cloexec(int fd[2])
+{
+	if (pipe(fd) != 0)
+		return -1;
+	fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
 void p11l_signals_arm(void)
 {
 	unsigned long want = p11l_config()->signals;
@@ -116,9 +131,9 @@ void p11l_signals_arm(void)
 
 	if (!want)
 		return;
-	if (pipe2(request, O_CLOEXEC) != 0)
+	if (pipe_cloexec(request) != 0)
 		goto fail;
-	if (pipe2(done, O_CLOEXEC) != 0) {
+	if (pipe_cloexec(done) != 0) {
 		close(request[0]);
 		close(request[1]);
 		goto fail;

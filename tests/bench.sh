@@ -7,11 +7,14 @@
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/capped-lib.sh"
+. "$P11L_TEST_SRCDIR/fair-wait-lib.sh"
 p11l_tmpdir
+bench_t0=$(date +%s)
 
 N_SIGN=${BENCH_SIGN:-200}
 N_CAPPED=${BENCH_CAPPED:-1000}
 N_DLSYM=${BENCH_DLSYM:-1000000}
+N_FAIR=${BENCH_FAIR:-256}
 MINIMAL=$P11L_TEST_BUILDDIR/.libs/bench-minimal-preload.so
 lib=$P11L_LIB
 
@@ -38,6 +41,32 @@ i_none=$(instr "") i_lib=$(instr "$lib") i_min=$(instr "$MINIMAL")
 s_none=$(syscalls "") s_lib=$(syscalls "$lib") s_min=$(syscalls "$MINIMAL")
 row "/bin/true: instructions (callgrind)" "$i_none" "$i_lib" "+$((i_lib - i_none)) (minimal preload: +$((i_min - i_none)))" "at most +12,000"
 row "/bin/true: system calls (strace)" "$s_none" "$s_lib" "+$((s_lib - s_none)) (minimal preload: +$((s_min - s_none)))" "no more than a minimal preload"
+
+# What the library's share is made of, figure by figure.  Each is measured
+# against no preload from a path of the same length as the library's: the
+# loader's cost grows with the length of LD_PRELOAD's path.
+same_path() {
+	sp_k=$(( ${#lib} - ${#P11L_TMP} - 5 - ${#2} ))
+	[ "$sp_k" -ge 1 ] || sp_k=1
+	sp_dir=$P11L_TMP/sp/$(printf '%*s' "$sp_k" '' | tr ' ' x)
+	mkdir -p "$sp_dir" && cp "$1" "$sp_dir/$2" && echo "$sp_dir/$2"
+}
+elf_shape() {
+	printf '%s imports, %s weak undefined, %s symbol versions' \
+		"$(readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $8 != ""' | wc -l)" \
+		"$(readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $5 == "WEAK"' | wc -l)" \
+		"$(readelf -V "$1" | grep -c 'Name: GLIBC')"
+}
+at_len() { n=$(same_path "$1" "$(basename "$lib")") || return 1; printf '%s' "$(( $(instr "$n") - i_none ))"; rm -rf "$P11L_TMP/sp"; }
+d_lib=$(at_len "$lib")
+d_sf=$(at_len "$(dirname "$lib")/libp11logout-startfiles.so")
+d_min=$(at_len "$MINIMAL")
+d_minnsf=$(at_len "$P11L_TEST_BUILDDIR/.libs/bench-minimal-nsf-preload.so")
+d_first=$(at_len "$P11L_TEST_BUILDDIR/.libs/bench-first-stage.so")
+row "/bin/true, the library's share, figure by figure (callgrind, each against no preload, from a path as long as the library's)" "$i_none" \
+	"library: +$d_lib ($(elf_shape "$lib"))" \
+	"linked with the C start files, as before: +$d_sf ($(elf_shape "$(dirname "$lib")/libp11logout-startfiles.so")); minimal preload: +$d_min with the start files, +$d_minnsf without; first stage of a split (bench-first-stage.c, not made): +$d_first ($(elf_shape "$P11L_TEST_BUILDDIR/.libs/bench-first-stage.so"))" \
+	"at most +12,000"
 
 # 4. dlsym for a name that is not a getter.
 say "bench: dlsym x $N_DLSYM"
@@ -153,6 +182,55 @@ if [ -e "$CAPPED_MODULE" ] && [ -d "$P11L_TMP/cap" ]; then
 	unset CAPPED_HOLD_MS
 fi
 
+# 7. N processes at once (256 by default) against a cap of 16, logins held
+# 0.5 s, P11LOGOUT_WAIT=300: the waiters' queue against per-process
+# backoff (the queue made unavailable), and without the library.
+say "bench: $N_FAIR processes at once, cap 16, logins held 0.5 s: without the library, with the queue, with backoff only"
+if [ -e "$CAPPED_MODULE" ]; then
+	fw_t0=$(date +%s)
+	fair_wait_setup "$P11L_TMP/fair" "$N_FAIR" || bail_out "no tokens for the fair-wait runs"
+	say "bench: $N_FAIR token copies in $(( $(date +%s) - fw_t0 )) s"
+	capped_env "$P11L_TMP/pool-fair"
+	mkdir -p "$P11L_TMP/run"
+	# fair ARGS...: one run; sets f_ok f_ms f_taken f_stats f_refused.
+	fair() {
+		"$CAPPED_COUNT" --reset >/dev/null
+		set -- CAPPED_MAX_SESSIONS=16 CAPPED_HOLD_MS=500 PKCS11_MODULE_PATH="$CAPPED_MODULE" \
+			XDG_RUNTIME_DIR="$P11L_TMP/run" "$@"
+		r=$(fair_wait_run "$P11L_TMP/fair" "$N_FAIR" "$@")
+		f_ok=${r% *} f_ms=${r#* } f_taken=$(capped_count)
+		f_stats=$(fair_wait_waits "$P11L_TMP/fair" "$N_FAIR" | fair_wait_stats)
+		# Logins the module refused: each waiter's retries but the last,
+		# and its first try (the library's debug log counts the retries).
+		f_refused=$(cat "$P11L_TMP"/fair/[0-9]*/err | sed -n 's/.*C_Login: no session free; tried again \([0-9]*\) times -> .*/\1/p' |
+			awk '{ s += $1 } END { print s + 0 }')
+	}
+	secs() { echo "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"; }
+	# The control without the library costs as much as a run and only
+	# shows 16 let in: BENCH_FAIR_CONTROL=1 runs it.
+	n_col="(not run: BENCH_FAIR_CONTROL=1)"
+	if [ "${BENCH_FAIR_CONTROL:-0}" = 1 ]; then
+		t=$(date +%s); fair; say "bench: without the library in $(( $(date +%s) - t )) s"
+		n_col="$f_ok of $N_FAIR in $(secs "$f_ms") s (the rest refused)"
+	fi
+	ideal_ms=$((N_FAIR * 500 / 16))
+	# fair_row MEASURE TARGET: the row of the last run.
+	fair_row() {
+		set -- "$1" "$2" $f_stats
+		row "$1" "$n_col" \
+			"$f_ok of $N_FAIR in $(secs "$f_ms") s; taken after: $f_taken; wait $3 / $4 / $5; refused logins reaching the module: $f_refused" \
+			"$(awk -v t="$f_ms" -v i="$ideal_ms" -v m="$3" -v x="$5" 'BEGIN { printf "%.2f x ideal; max = %.2f x median", t / i, (m > 0 ? x / m : 0) }')" \
+			"$2"
+	}
+	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1; say "bench: with the queue in $(( $(date +%s) - t )) s"
+	fair_row "$N_FAIR signing processes at once, cap 16, logins held 0.5 s, P11LOGOUT_WAIT=300 (ideal $((ideal_ms / 1000)) s); wait per process, ms: from the module's first CKR_SESSION_COUNT to the login that succeeded (0 for those let in at once), median / p99 / max" \
+		"all $N_FAIR; at most 1.25 x ideal; max at most 3 x median"
+	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1 XDG_RUNTIME_DIR="$P11L_TMP/no-such-dir"; say "bench: with backoff only in $(( $(date +%s) - t )) s"
+	fair_row "the same without the queue (its lock file unusable: every waiter backs off on its own, 20 ms doubling to 1 s, jittered)" "(anchor)"
+	rm -rf "$P11L_TMP/fair"
+fi
+
+say "bench: done in $(( $(date +%s) - bench_t0 )) s"
 echo "Commit $(git -C "$P11L_TOP_SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
 echo
 echo "| measure | without | with libp11logout | difference | target |"

@@ -30,6 +30,10 @@ T=$P11L_TMP
 : >"$T/empty.conf"
 P11LOGOUT_CONFIG=$T/empty.conf
 export P11LOGOUT_CONFIG
+# The waiters' lock files go here, not in the user's own runtime directory.
+mkdir "$T/run" || bail_out "mkdir failed"
+XDG_RUNTIME_DIR=$T/run
+export XDG_RUNTIME_DIR
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 count_is() {
@@ -211,5 +215,7 @@ check "... and all 64 signatures verify" verify_ok
 count_is "$start" "... and the taken count ends at its start"
 waited=$(cat "$T"/p/*/err | grep -c 'C_Login: no session free; tried again [0-9]* times -> CKR_OK')
 check "... at least 30 of them waited for a session ($waited)" test "$waited" -ge 30
+queued=$(cat "$T"/p/*/err | grep -c 'waited [0-9]* ms for a free session (queue of this host) -> CKR_OK')
+check "... each of them in the queue of this host ($queued)" test "$queued" = "$waited"
 
 done_testing

@@ -5,6 +5,10 @@
 # waits that end in success, on the session-capped fixture.)
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/settings-lib.sh"
+# The waiters' lock files go here, not in the user's own runtime directory.
+mkdir "$T/run" || bail_out "mkdir failed"
+XDG_RUNTIME_DIR=$T/run
+export XDG_RUNTIME_DIR
 
 # --- a wrong PIN returns at once, tried once ---
 srun pin0 "" -- "$DRIVER" "$MOD" bad-pin
@@ -75,5 +79,38 @@ check "p11-run --wait 1: C_OpenSession tried again" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full-run.log")" -ge 3
 check "p11-run --wait 1: given up after about a second ($(ms full-run) ms)" \
 	test "$(ms full-run)" -ge 1000 -a "$(ms full-run)" -lt 2500
+
+# --- the queue of the waiters of one host (a lock file per module) ---
+mkdir "$T/run0"
+srun good0 lib P11LOGOUT_WAIT=30 XDG_RUNTIME_DIR="$T/run0" -- "$DRIVER" "$MOD" one-slot
+check "nothing of the queue before a refusal: a good login (status $(rc good0)) creates no lock file" \
+	sh -c "! ls '$T/run0' | grep -q ."
+srun q1 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+lock=$(ls "$T/run"/p11logout-wait-"$(id -u)"-* 2>/dev/null | head -n 1)
+check "a refused C_OpenSession creates the module's lock file in \$XDG_RUNTIME_DIR (${lock##*/})" \
+	test -f "$lock"
+check "... and the waiter queued on it" \
+	grep -q 'waited [0-9]* ms for a free session (queue of this host) -> CKR_SESSION_COUNT' "$T/q1.err"
+# While another waiter holds the lock, this one never asks the module
+# again: one refused C_OpenSession reaches it, as without the wait.
+flock "$lock" sleep 4 &
+holder=$!
+sleep 0.3
+srun q2 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+wait "$holder"
+check "another waiter at the head: C_OpenSession reached the module once" \
+	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/q2.log")" = 1
+same "... the program still gets CKR_SESSION_COUNT" "$T/full0.out" "$T/q2.out"
+check "... after its own wait ($(ms q2) ms, between 1000 and 2500)" \
+	test "$(ms q2)" -ge 1000 -a "$(ms q2)" -lt 2500
+# A lock file that is not a plain file of ours (here a link, which another
+# user could plant in a shared directory) is not used: plain backoff.
+mkdir "$T/run2" && : >"$T/target" && ln -s "$T/target" "$T/run2/${lock##*/}"
+srun q3 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 XDG_RUNTIME_DIR="$T/run2" -- "$DRIVER" "$MOD" session-full
+check "a link in place of the lock file: not followed, plain backoff" \
+	grep -q 'waited [0-9]* ms for a free session (backoff) -> CKR_SESSION_COUNT' "$T/q3.err"
+check "... and C_OpenSession is still tried again" \
+	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/q3.log")" -ge 3
+check "... the link's target is untouched" test ! -s "$T/target"
 
 done_testing

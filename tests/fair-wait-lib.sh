@@ -1,0 +1,93 @@
+# N signing processes at once against the session-capped fixture, for the
+# benchmark.  Sourced after tap-lib.sh, capped-lib.sh and p11l_tmpdir.
+#
+#   fair_wait_setup DIR N      a token and N copies of it under DIR
+#   fair_wait_run DIR N [VAR=VALUE...]
+#                              runs the N at once, with VAR=VALUE... in their
+#                              environment; prints "ok ms" (how many
+#                              succeeded, ms from the release of the PINs to
+#                              the end of the last) and leaves each one's
+#                              stderr in DIR/I/err
+#   fair_wait_waits DIR N      one line per process that succeeded: its wait
+#                              in ms (see below)
+#
+# So that the N really log in at once, each reads its PIN from a FIFO, which
+# libp11 opens after loading the module and before logging in; the PINs are
+# written only when all N have opened theirs.  The clock starts then.
+#
+# A process's wait is the time from the module's first CKR_SESSION_COUNT to
+# the return of the call that succeeded, as the library's debug log states
+# it ("waited N ms for a free session ... -> CKR_OK"); a process whose first
+# login succeeded waited 0.
+
+fair_wait_setup() {
+	capped_token "$1/tok" >/dev/null 2>&1 || return 1
+	fw_i=1
+	while [ $fw_i -le "$2" ]; do
+		capped_token_copy "$1/tok" "$1/$fw_i" || return 1
+		printf 'file %s\n' "$fw_i" >"$1/$fw_i/data"
+		fw_i=$((fw_i + 1))
+	done
+}
+
+fair_wait_run() {
+	fw_dir=$1 fw_n=$2
+	shift 2
+	fw_pids=
+	fw_i=1
+	while [ $fw_i -le "$fw_n" ]; do
+		fw_d=$fw_dir/$fw_i
+		rm -f "$fw_d/pin" "$fw_d/rc" "$fw_d/sig" "$fw_d/err"
+		mkfifo "$fw_d/pin" || return 1
+		(
+			SOFTHSM2_CONF=$fw_d/softhsm2.conf
+			export SOFTHSM2_CONF
+			timeout 600 env "$@" openssl dgst -sha256 -engine pkcs11 -keyform engine \
+				-sign "pkcs11:token=t;object=k1;type=private;pin-source=file:$fw_d/pin" \
+				-out "$fw_d/sig" "$fw_d/data" >/dev/null 2>"$fw_d/err"
+			echo $? >"$fw_d/rc"
+		) &
+		fw_pids="$fw_pids $!"
+		fw_i=$((fw_i + 1))
+	done
+	timeout 300 bash -c '
+		n=$1 dir=$2 pin=$3 fds=()
+		for i in $(seq "$n"); do exec {fd}>"$dir/$i/pin" || exit 1; fds+=("$fd"); done
+		for i in $(seq "$n"); do
+			printf %s "$pin" >"$dir/$i/pin.next" && mv -f "$dir/$i/pin.next" "$dir/$i/pin"
+		done
+		date +%s%N >"$dir/released"
+		for fd in "${fds[@]}"; do printf %s "$pin" >&"$fd"; exec {fd}>&-; done
+	' gate "$fw_n" "$fw_dir" "$CAPPED_PIN" || echo "fair_wait_run: the PIN gate failed" >&2
+	# shellcheck disable=SC2086
+	wait $fw_pids
+	fw_ms=$((($(date +%s%N) - $(cat "$fw_dir/released")) / 1000000))
+	fw_ok=0
+	fw_i=1
+	while [ $fw_i -le "$fw_n" ]; do
+		[ "$(cat "$fw_dir/$fw_i/rc" 2>/dev/null)" = 0 ] && fw_ok=$((fw_ok + 1))
+		fw_i=$((fw_i + 1))
+	done
+	echo "$fw_ok $fw_ms"
+}
+
+fair_wait_waits() {
+	fw_i=1
+	while [ $fw_i -le "$2" ]; do
+		if [ "$(cat "$1/$fw_i/rc" 2>/dev/null)" = 0 ]; then
+			fw_w=$(sed -n 's/.*: waited \([0-9]*\) ms for a free session .* -> CKR_OK$/\1/p' "$1/$fw_i/err" | tail -n 1)
+			echo "${fw_w:-0}"
+		fi
+		fw_i=$((fw_i + 1))
+	done
+}
+
+# fair_wait_stats: median, 99th percentile and maximum of the numbers on
+# stdin (nearest rank), as "median p99 max".
+fair_wait_stats() {
+	sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - -"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		r = int(0.99 * NR + 0.999999); if (r < 1) r = 1
+		print m, v[r], v[NR] }'
+}
