@@ -1,7 +1,7 @@
 /* Internal interfaces of libp11logout, shared by its source files.
  *
  * The path a lookup takes, file by file:
- *   dlsym-entry.S     the exported dlsym: routes, then jumps (tail) on
+ *   dlsym-entry-*.S   the exported dlsym: routes, then jumps (tail) on
  *   dlsym-route.c     getter names go to p11l_dlsym_wrap, all else to libc
  *   module-table.c    one record per module, found by its load address
  *   getters-wrapped.c the module's getters, returning wrapped lists
@@ -113,6 +113,9 @@ typedef void *(*p11l_dlsym_fn)(void *, const char *);
 P11L_HIDDEN p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
 P11L_HIDDEN void *p11l_dlsym_wrap(void *handle, const char *name);
 P11L_HIDDEN void *p11l_next_symbol(const char *name);
+
+/* dlsym-version.c */
+P11L_HIDDEN const char *p11l_libc_dlsym_version(void);
 
 /* module-table.c */
 P11L_HIDDEN struct p11l_module *p11l_module_for_getter(void *getter);
