@@ -8,8 +8,9 @@
 # then four builds in the same directory, overriding CC and CFLAGS on
 # make's command line: gcc and "clang --target=TRIPLET" (clang 14 with the
 # cross gcc's sysroot and GNU binutils), each at -O2 and -O0.  Only what
-# the tests need is built: the library, the fake module and driver, the
-# RTLD_NEXT chain.  Each build runs tests/fake-module.sh (every scenario
+# the tests need is built: the library in each build; the fake module and
+# driver and the RTLD_NEXT chain once per architecture, with gcc -O2 (the
+# chain's libraries are also built at -O0 whatever CFLAGS says).  Each build runs tests/fake-module.sh (every scenario
 # logs out at exit) and tests/rtld-next.sh (dlsym(RTLD_NEXT, ...) from
 # libraries preloaded around ours, also built at -O0).
 #
@@ -28,24 +29,25 @@
 # Prints the table architecture x compiler x optimisation level (also in
 # ci-cross/table.md) and the time taken; exits non-zero if a cell failed.
 # Settings: P11L_CROSS_ARCHES (a subset, e.g. "arm64 s390x"),
-# P11L_CROSS_JOBS (architectures built at once; default 2).
+# P11L_CROSS_JOBS (architectures built at once; default 2), P11L_CROSS_DIR
+# (where the builds go; default ci-cross).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-out=$top/ci-cross
+out=${P11L_CROSS_DIR:-$top/ci-cross}
 jobs=${P11L_CROSS_JOBS:-2}
 start=$(date +%s)
 
 # Debian architecture, GNU triplet, qemu-user name.
-all_targets="amd64:x86_64-linux-gnu:
-arm64:aarch64-linux-gnu:aarch64
+all_targets="arm64:aarch64-linux-gnu:aarch64
 armhf:arm-linux-gnueabihf:arm
-armel:arm-linux-gnueabi:arm
 i386:i686-linux-gnu:i386
 ppc64el:powerpc64le-linux-gnu:ppc64le
 riscv64:riscv64-linux-gnu:riscv64
 s390x:s390x-linux-gnu:s390x
+armel:arm-linux-gnueabi:arm
 mips64el:mips64el-linux-gnuabi64:mips64el
+amd64:x86_64-linux-gnu:
 x32:x86_64-linux-gnux32:"
 variants="gcc:O2 gcc:O0 clang:O2 clang:O0"
 tests="fake-module rtld-next"
@@ -124,10 +126,9 @@ build_arch() {
 		elif [ "$arch" = amd64 ]; then cc=clang
 		else cc="clang --target=$triplet"; fi
 		make -C "$d/preload" clean >/dev/null 2>&1
-		make -C "$d/tests" clean >/dev/null 2>&1
 		# shellcheck disable=SC2086
 		if ! { make -C "$d/preload" CC="$cc" CFLAGS="-g $opt" libp11logout.la &&
-			make -C "$d/tests" CC="$cc" CFLAGS="-g $opt" $test_targets; } \
+			make -C "$d/tests" $test_targets; } \
 			>"$d/$tag-build.log" 2>&1; then
 			cell "$arch" "${v%:*}" "$opt" "FAIL: build ($tag-build.log)"
 			continue
