@@ -19,7 +19,9 @@
 # when the kernel cannot run it), and QEMU_LD_PREFIX=/usr/TRIPLET gives
 # them the cross libc.  P11L_EMULATED tells the tests (tests/tap-lib.sh).
 # x32 is built but not run: qemu-user has no x32 target and Debian's
-# kernel runs x32 code only when booted with syscall.x32=y.
+# kernel runs x32 code only when booted with syscall.x32=y.  armel is not
+# built with clang: clang 14 makes every __atomic builtin a libatomic call
+# on armv5te (and -Werror stops it), where gcc uses libgcc's helpers.
 #
 # Then a multiarch check: the i386 and amd64 builds copied to
 # DIR/lib/i386-linux-gnu and DIR/lib/x86_64-linux-gnu serve both a 32-bit
@@ -125,6 +127,10 @@ build_arch() {
 		if [ "${v%:*}" = gcc ]; then cc=$gcc
 		elif [ "$arch" = amd64 ]; then cc=clang
 		else cc="clang --target=$triplet"; fi
+		if [ "$arch" = armel ] && [ "${v%:*}" = clang ]; then
+			cell "$arch" "${v%:*}" "$opt" "not built: clang 14 has no lock-free atomics for armv5te, so the library would need libatomic (Debian builds armel with gcc)"
+			continue
+		fi
 		make -C "$d/preload" clean >/dev/null 2>&1
 		# shellcheck disable=SC2086
 		if ! { make -C "$d/preload" CC="$cc" CFLAGS="-g $opt" libp11logout.la &&
