@@ -60,6 +60,7 @@ mount_in /dev
 mount_in /dev/pts
 
 # The library, p11-run (told where the library is) and the demo.
+make -C "$build/preload" p11-run >/dev/null
 mkdir -p "$root/opt/p11l"
 cp "$lib" "$build/preload/p11-run" "$top/contrib/demo.sh" "$root/opt/p11l/"
 echo "arm64-demo: $(chroot "$root" uname -m) chroot of Debian $(cat "$root/etc/debian_version")," \
