@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build the Debian package of libp11logout from a copy of this tree, run
+# Build the Debian packages of libp11logout (libp11logout, Multi-Arch:
+# same, and p11-run) from a copy of this tree, run
 # lintian on it (any E: line fails the build), and print what the .deb
 # holds.  Used by CI; needs no network.
 #
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
 	-o) [ $# -ge 2 ] || { echo "build-deb: -o needs a directory" >&2; exit 2; }
 	    out=$(mkdir -p "$2" && cd "$2" && pwd); shift ;;
 	--nocheck) DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }nocheck" ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build-deb: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -70,18 +71,38 @@ grep -E '^(# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):|(PASS|FAIL|SKIP|ERROR|XPA
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 deb=$work/libp11logout_${version}_${arch}.deb
+rundeb=$work/p11-run_${version}_${arch}.deb
 changes=$work/libp11logout_${version}_${arch}.changes
-[ -f "$deb" ] || { echo "build-deb: $deb was not built" >&2; exit 1; }
+for d in "$deb" "$rundeb"; do
+	[ -f "$d" ] || { echo "build-deb: $d was not built" >&2; exit 1; }
+	echo
+	echo "build-deb: $(basename "$d")"
+	dpkg-deb --info "$d"
+	echo
+	dpkg-deb --contents "$d"
+done
 
+# The library package installs beside its other architectures' builds
+# (libp11logout:i386 with libp11logout:amd64), so that /usr/$LIB/ in
+# /etc/ld.so.preload serves 32-bit processes too: Multi-Arch: same, and
+# every file outside /usr/lib/<multiarch> the same on every architecture
+# (p11-run, which names its architecture's library, is a package of its own).
+if [ "$(dpkg-deb -f "$deb" Multi-Arch)" != same ]; then
+	echo "build-deb: libp11logout is not Multi-Arch: same" >&2
+	exit 1
+fi
+if dpkg-deb --contents "$deb" | awk '{print $6}' | grep -v '^\./usr/lib/'"$multiarch"'/' |
+	grep -v '/$' | grep -v '^\./usr/share/' | grep .; then
+	echo "build-deb: libp11logout has architecture-dependent files outside /usr/lib/$multiarch (above)" >&2
+	exit 1
+fi
 echo
-echo "build-deb: $(basename "$deb")"
-dpkg-deb --info "$deb"
-echo
-dpkg-deb --contents "$deb"
+echo "build-deb: libp11logout is Multi-Arch: same; its own files are all under /usr/lib/$multiarch or /usr/share"
 
 # The installed p11-run must name the library where the package puts it.
 mkdir "$work/x"
 dpkg-deb -x "$deb" "$work/x"
+dpkg-deb -x "$rundeb" "$work/x"
 lib=/usr/lib/$multiarch/libp11logout.so
 if [ ! -f "$work/x$lib" ]; then
 	echo "build-deb: the package lacks $lib" >&2

@@ -21,27 +21,23 @@ static p11l_dlsym_fn real_dlsym;
 #endif
 
 /* libc's dlsym, found once through dlvsym so that our own exported dlsym
- * is skipped.  The default version changed in glibc 2.34; older ones and
- * other architectures use their baseline version. */
+ * is skipped.  dlvsym wants the version, which differs between glibc
+ * ports and releases: dlsym-version.c reads it from libc itself. */
 P11L_NO_SANITIZE static p11l_dlsym_fn real_dlsym_get(void)
 {
-	static const char versions[][12] = {
-		"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",
-	};
 	p11l_dlsym_fn f = __atomic_load_n(&real_dlsym, __ATOMIC_ACQUIRE);
+	const char *version;
+	void *p;
 
 	if (f)
 		return f;
-	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-		void *p = dlvsym(RTLD_NEXT, "dlsym", versions[i]);
-
-		if (p) {
-			memcpy(&f, &p, sizeof f);
-			__atomic_store_n(&real_dlsym, f, __ATOMIC_RELEASE);
-			return f;
-		}
-	}
-	return NULL;
+	version = p11l_libc_dlsym_version();
+	p = version ? dlvsym(RTLD_NEXT, "dlsym", version) : NULL;
+	if (!p)
+		return NULL;
+	memcpy(&f, &p, sizeof f);
+	__atomic_store_n(&real_dlsym, f, __ATOMIC_RELEASE);
+	return f;
 }
 
 /* Used when libc's dlsym cannot be found: fail like a missing symbol
@@ -101,18 +97,3 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 	p11l_log("%s: %s wrapped", m->path, name);
 	return wrapper;
 }
-
-#if !(defined(__x86_64__) && !defined(__ILP32__)) && !defined(__i386__) && \
-	!defined(__aarch64__)
-/* No assembly entry for this architecture: forward from C and rely on the
- * compiler for the tail call (configure warns about it). */
-__attribute__((visibility("default"))) void *dlsym(void *handle, const char *name)
-{
-#if defined(__has_attribute)
-#if __has_attribute(musttail)
-	__attribute__((musttail))
-#endif
-#endif
-	return p11l_dlsym_route(handle, name)(handle, name);
-}
-#endif

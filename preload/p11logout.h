@@ -1,7 +1,7 @@
 /* Internal interfaces of libp11logout, shared by its source files.
  *
  * The path a lookup takes, file by file:
- *   dlsym-entry.S     the exported dlsym: routes, then jumps (tail) on
+ *   dlsym-entry-*.S   the exported dlsym: routes, then jumps (tail) on
  *   dlsym-route.c     getter names go to p11l_dlsym_wrap, all else to libc
  *   module-table.c    one record per module, found by its load address,
  *                     and the entry sets (our entry points per list kind)
@@ -183,6 +183,9 @@ typedef void *(*p11l_dlsym_fn)(void *, const char *);
 p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
 void *p11l_dlsym_wrap(void *handle, const char *name);
 void *p11l_next_symbol(const char *name);
+
+/* dlsym-version.c */
+P11L_HIDDEN const char *p11l_libc_dlsym_version(void);
 
 /* module-table.c */
 struct p11l_module *p11l_module_for_getter(void *getter);

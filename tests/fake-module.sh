@@ -397,6 +397,8 @@ done
 # run ASan-instrumented code; the other builds run these checks.
 if [ -n "${P11L_PRELOAD_PREFIX:-}" ]; then
 	diag "sanitizer build (P11L_PRELOAD_PREFIX set): valgrind checks not run"
+elif [ -n "${P11L_EMULATED:-}" ]; then
+	diag "cross build under $P11L_EMULATED: the build machine's valgrind cannot run it; valgrind checks not run"
 elif command -v valgrind >/dev/null 2>&1; then
 	for sc in one-slot login-if-2.40 login-3.0 list-getter; do
 		n=valgrind.$sc

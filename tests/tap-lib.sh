@@ -81,3 +81,8 @@ if [ "${P11L_VALGRIND:-0}" = 1 ]; then
 else
 	P11L_VG=
 fi
+
+# P11L_EMULATED (set by .ci/cross.sh): the test programs are another
+# architecture's, run by qemu-user through binfmt_misc (QEMU_LD_PREFIX
+# names their libc), so a test can leave out what only the build
+# machine's tools can check (valgrind).  Its value names the emulator.

@@ -1,0 +1,27 @@
+/* The exported dlsym, i386; see dlsym-entry-x86_64.S.  The arguments are
+ * on the stack above the return address and stay there: the route gets
+ * copies, and the jump finds the caller's frame as it was. */
+
+	.text
+	.globl	dlsym
+	.type	dlsym, @function
+	.p2align 4
+dlsym:
+	.cfi_startproc
+#ifdef __CET__
+	endbr32
+#endif
+	subl	$4, %esp		/* with the two pushes: 16-byte aligned */
+	.cfi_adjust_cfa_offset 4
+	pushl	12(%esp)		/* name */
+	.cfi_adjust_cfa_offset 4
+	pushl	12(%esp)		/* handle */
+	.cfi_adjust_cfa_offset 4
+	call	p11l_dlsym_route
+	addl	$12, %esp
+	.cfi_adjust_cfa_offset -12
+	jmp	*%eax
+	.cfi_endproc
+	.size	dlsym, .-dlsym
+
+	.section .note.GNU-stack, "", %progbits
