@@ -118,7 +118,17 @@ p11l_cons_check() {
 	n=$1 none=$P11L_TMP/$1-none.calls lib=$P11L_TMP/$1-lib.calls
 	cons_state=$(p11l_cons_state "$n-none")
 	diag "$n: without the library the tool exits with status $rc_none, login $cons_state"
-	if [ "$rc_none" -eq 0 ] && [ "$rc_lib" -eq 0 ]; then
+	if [ "${P11L_CONS_CRASHES:-0}" = 1 ] && [ "$rc_none" -ne 0 ]; then
+		# A tool that fails at exit by itself: the library must not make
+		# it worse (it may make it better).
+		if [ "$rc_lib" -eq 0 ] || [ "$rc_lib" -eq "$rc_none" ]; then
+			ok "$n: with the library exits 0 or as without it ($rc_none)"
+		else
+			not_ok "$n: with the library exits 0 or as without it ($rc_none)"
+			p11l_cons_show "$n-lib"
+		fi
+		diag "$n: exit status $rc_none without the library, $rc_lib with it"
+	elif [ "$rc_none" -eq 0 ] && [ "$rc_lib" -eq 0 ]; then
 		ok "$n: exits 0 without and with the library"
 	else
 		not_ok "$n: exits 0 without and with the library"
@@ -168,6 +178,10 @@ p11l_cons_check() {
 		fi
 		;;
 	released)
+		if [ "${P11L_CONS_LATE:-0}" = 1 ] && [ "$(p11l_calls_count "$none" C_Logout)" -eq 0 ]; then
+			p11l_cons_check_late
+			return
+		fi
 		check "$n: with the library not one extra call reaches the module" \
 			cmp -s "$none" "$lib"
 		if ! cmp -s "$none" "$lib"; then
@@ -182,6 +196,40 @@ p11l_cons_check() {
 		p11l_cons_show "$n-none"
 		;;
 	esac
+}
+
+# p11l_cons_check_late: for a tool that releases its login in its own exit
+# clean-up (a C_Finalize from OPENSSL_cleanup) which runs after the
+# library's exit handler (P11L_CONS_LATE=1): the library cannot know that a
+# release will follow, so it logs out first.  The claims: exactly one
+# C_Logout, CKR_OK, after the last signature; the trace until then is the
+# trace without the library; the tool's own C_Finalize still reaches the
+# module and returns CKR_OK.  What the module answers to the tool's later
+# calls on the sessions already released is reported, not asserted.
+p11l_cons_check_late() {
+	diag "$n: the tool releases its login itself at exit, after the library's handler"
+	k=$(p11l_calls_count "$lib" C_Logout)
+	kok=$(p11l_calls_count "$lib" C_Logout CKR_OK)
+	if [ "$k" -eq 1 ] && [ "$kok" -eq 1 ]; then
+		ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
+	else
+		not_ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
+		diag "found $k C_Logout, $kok of them CKR_OK"; p11l_cons_show "$n-lib"
+	fi
+	lo=$(p11l_calls_last "$lib" C_Logout CKR_OK)
+	si=$(p11l_cons_last_sign "$lib")
+	head -n $((lo - 1)) "$none" >"$none.head"
+	if [ "$lo" -gt "$si" ] && [ "$si" -gt 0 ] &&
+		head -n $((lo - 1)) "$lib" | cmp -s - "$none.head"; then
+		ok "$n: the C_Logout comes after the last signature; the trace until then is the trace without the library"
+	else
+		not_ok "$n: the C_Logout comes after the last signature; the trace until then is the trace without the library"
+		diag "C_Logout at call $lo, last signature at call $si"; p11l_cons_show "$n-lib"
+	fi
+	check "$n: the tool's own C_Finalize still reaches the module, CKR_OK" \
+		[ "$(p11l_calls_last_rv "$lib" C_Finalize)" = CKR_OK ]
+	errs=$(awk -v l="$lo" 'NR > l && $2 != "CKR_OK"' "$lib" | sort | uniq -c | tr -s ' \n' ' ')
+	diag "$n: after the library's release, the module answered the tool's own clean-up: ${errs:-CKR_OK to every call}"
 }
 
 # p11l_cons_certs: a self-signed certificate for each key of the token,
