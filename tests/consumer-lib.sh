@@ -294,3 +294,23 @@ p11l_cons_pe() {
 	ld -m i386pep --subsystem "$2" -e efi_main -o "$1" "$P11L_TMP/pe-stub.o" \
 		2>>"$P11L_TMP/pe.log"
 }
+
+# The pkcs11-provider module (OpenSSL 3 provider); P11L_PROVIDER overrides.
+P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
+
+# p11l_cons_provider_conf FILE LINE...: an OPENSSL_CONF that loads the
+# default provider and pkcs11-provider, whose module is pkcs11-spy, with
+# the extra LINEs in pkcs11-provider's section.
+p11l_cons_provider_conf() {
+	p11l_f=$1
+	shift
+	{
+		printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
+			'providers = p11l_providers' '[p11l_providers]' \
+			'default = p11l_default' 'pkcs11 = p11l_pkcs11' \
+			'[p11l_default]' 'activate = 1' '[p11l_pkcs11]' \
+			"module = $P11L_PROVIDER" "pkcs11-module-path = $P11L_SPY" \
+			'activate = 1'
+		for p11l_l in "$@"; do echo "$p11l_l"; done
+	} >"$p11l_f"
+}

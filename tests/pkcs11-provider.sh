@@ -24,8 +24,6 @@
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
-
 if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
 [ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
 [ -r "$P11L_PROVIDER" ] ||
@@ -39,20 +37,11 @@ echo "$P11L_PIN" >"$P11L_TMP/pin"
 diag "$(openssl version)"
 diag "pkcs11-provider: $P11L_PROVIDER"
 
-# conf NAME LINE...: an OPENSSL_CONF that loads the default provider and
-# pkcs11-provider, whose module is the spy, with the extra LINEs.
+# conf NAME LINE...: $NAME.cnf, pkcs11-provider with the extra LINEs.
 conf() {
-	f=$P11L_TMP/$1.cnf
+	p11l_c=$1
 	shift
-	{
-		printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
-			'providers = p11l_providers' '[p11l_providers]' \
-			'default = p11l_default' 'pkcs11 = p11l_pkcs11' \
-			'[p11l_default]' 'activate = 1' '[p11l_pkcs11]' \
-			"module = $P11L_PROVIDER" "pkcs11-module-path = $P11L_SPY" \
-			'activate = 1'
-		for l in "$@"; do echo "$l"; done
-	} >"$f"
+	p11l_cons_provider_conf "$P11L_TMP/$p11l_c.cnf" "$@"
 }
 conf default
 conf no-deinit 'pkcs11-module-quirks = no-deinit'
