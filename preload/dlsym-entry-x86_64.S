@@ -1,4 +1,4 @@
-/* The exported dlsym, x86_64 (LP64).
+/* The exported dlsym, x86_64 (LP64, and x32 through dlsym-entry-x32.S).
  *
  * glibc's dlsym resolves RTLD_NEXT (and picks the namespace for
  * RTLD_DEFAULT) from its own return address.  If we called it from C, a
@@ -33,6 +33,10 @@ dlsym:
 	.cfi_adjust_cfa_offset -8
 	popq	%rdi
 	.cfi_adjust_cfa_offset -8
+#ifdef __ILP32__
+	/* x32: the ABI leaves the upper half of a returned pointer undefined. */
+	movl	%eax, %eax
+#endif
 	jmp	*%rax
 	.cfi_endproc
 	.size	dlsym, .-dlsym

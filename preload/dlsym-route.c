@@ -8,18 +8,6 @@
 
 static p11l_dlsym_fn real_dlsym;
 
-/* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
- * while they start, before they can run instrumented code: the route to
- * libc's dlsym must not be instrumented. */
-#if defined(__clang__)
-#define P11L_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
-#elif defined(__GNUC__)
-#define P11L_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, \
-					 no_sanitize_undefined))
-#else
-#define P11L_NO_SANITIZE
-#endif
-
 /* libc's dlsym, found once through dlvsym so that our own exported dlsym
  * is skipped.  dlvsym wants the version, which differs between glibc
  * ports and releases: dlsym-version.c reads it from libc itself. */

@@ -22,15 +22,6 @@
 
 #include "p11logout.h"
 
-#if defined(__clang__)
-#define P11L_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
-#elif defined(__GNUC__)
-#define P11L_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, \
-					 no_sanitize_undefined))
-#else
-#define P11L_NO_SANITIZE
-#endif
-
 /* What one object's dynamic section says about its dynamic symbols. */
 struct dyn_info {
 	const ElfW(Sym) *sym;

@@ -178,6 +178,18 @@ struct p11l_module {
 p11l_fn p11l_entry(unsigned set, enum p11l_call call);
 void p11l_entry_table_init(void);
 
+/* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
+ * while they start, before they can run instrumented code: the route to
+ * libc's dlsym (dlsym-route.c, dlsym-version.c) must not be instrumented. */
+#if defined(__clang__)
+#define P11L_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+#elif defined(__GNUC__)
+#define P11L_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, \
+					 no_sanitize_undefined))
+#else
+#define P11L_NO_SANITIZE
+#endif
+
 /* dlsym-route.c */
 typedef void *(*p11l_dlsym_fn)(void *, const char *);
 p11l_dlsym_fn p11l_dlsym_route(void *handle, const char *name);
