@@ -7,7 +7,8 @@
 # libcrypto are left out rather than built against the build machine's),
 # then four builds in the same directory, overriding CC and CFLAGS on
 # make's command line: gcc and "clang --target=TRIPLET" (clang 14 with the
-# cross gcc's sysroot and GNU binutils), each at -O2 and -O0.  Only what
+# cross gcc's sysroot and GNU binutils), each at -O2 and -O0 (libtool
+# still links the shared object with the configured gcc driver).  Only what
 # the tests need is built: the library in each build; the fake module and
 # driver and the RTLD_NEXT chain once per architecture, with gcc -O2 (the
 # chain's libraries are also built at -O0 whatever CFLAGS says).  Each build runs tests/fake-module.sh (every scenario
