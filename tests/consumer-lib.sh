@@ -221,8 +221,8 @@ p11l_cons_check() {
 # release will follow, so it logs out first.  The claims: exactly one
 # C_Logout, CKR_OK, after the last signature; the trace until then is the
 # trace without the library; the tool's own C_Finalize still reaches the
-# module and returns CKR_OK.  What the module answers to the tool's later
-# calls on the sessions already released is reported, not asserted.
+# module and returns CKR_OK.  The tool's later calls on what was released
+# are answered by the library; the rest must not fail at the module.
 p11l_cons_check_late() {
 	diag "$n: the tool releases its login itself at exit, after the library's handler"
 	k=$(p11l_calls_count "$lib" C_Logout)
@@ -246,7 +246,15 @@ p11l_cons_check_late() {
 	check "$n: the tool's own C_Finalize still reaches the module, CKR_OK" \
 		[ "$(p11l_calls_last_rv "$lib" C_Finalize)" = CKR_OK ]
 	errs=$(awk -v l="$lo" 'NR > l && $2 != "CKR_OK"' "$lib" | sort | uniq -c | tr -s ' \n' ' ')
-	diag "$n: after the library's release, the module answered the tool's own clean-up: ${errs:-CKR_OK to every call}"
+	# The tool's own clean-up after our release: what we ended is answered
+	# by the library (issue 9.1), and nothing that still reaches the module
+	# fails (before that rule, SoftHSM2 answered CKR_SESSION_HANDLE_INVALID).
+	if [ -z "$errs" ]; then
+		ok "$n: after the library's release, every call of the tool's own clean-up that reaches the module gets CKR_OK"
+	else
+		not_ok "$n: after the library's release, every call of the tool's own clean-up that reaches the module gets CKR_OK"
+		diag "$n: answers other than CKR_OK: $errs"
+	fi
 }
 
 # p11l_cons_certs: a self-signed certificate for each key of the token,
