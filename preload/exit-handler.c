@@ -46,9 +46,25 @@ static const char *release_why;
 /* The release state: IDLE, one RUNNING, or GAVE_UP for good. */
 enum { IDLE, RUNNING, GAVE_UP };
 static int state;
-/* Time the releases have taken so far, and the deadline of the one
- * running; in ns of CLOCK_MONOTONIC. */
+/* Time the releases have taken so far, and the start and deadline of the
+ * one running; in ns of CLOCK_MONOTONIC.  64-bit atomics are not lock-free
+ * everywhere (armel would need libatomic, which the library must not
+ * need), so a mutex of their own guards them, together with the claim of
+ * the state, so that a waiter never sees RUNNING without its deadline.  It
+ * is held for a few instructions, never across a call; the signal handler
+ * never takes it. */
+static pthread_mutex_t times_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long spent, run_start, run_deadline;
+
+static unsigned long long times_read(const unsigned long long *v)
+{
+	unsigned long long r;
+
+	pthread_mutex_lock(&times_lock);
+	r = *v;
+	pthread_mutex_unlock(&times_lock);
+	return r;
+}
 /* The thread running the release, for p11l_in_release(). */
 static pthread_t releaser;
 static int releasing;
@@ -290,7 +306,7 @@ int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 		if (s == RUNNING) {
 			if (!wait)
 				return 0;
-			if (bound && p11l_now_ns() >= __atomic_load_n(&run_deadline, __ATOMIC_ACQUIRE)) {
+			if (bound && p11l_now_ns() >= times_read(&run_deadline)) {
 				p11l_log("%s: another release is still running; not waiting longer", why);
 				return 0;
 			}
@@ -300,17 +316,21 @@ int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 		if (!has_work())
 			return 0;
 		now = p11l_now_ns();
-		if (bound && __atomic_load_n(&spent, __ATOMIC_ACQUIRE) >= bound) {
+		if (bound && times_read(&spent) >= bound) {
 			p11l_log("%s: the bound of %u s is spent; no call", why, p11l_config()->timeout);
 			return 0;
 		}
 		int idle = IDLE;
+		pthread_mutex_lock(&times_lock);
 		if (!__atomic_compare_exchange_n(&state, &idle, RUNNING, 0,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_unlock(&times_lock);
 			continue;
-		__atomic_store_n(&run_start, now, __ATOMIC_RELEASE);
-		*deadline = bound ? now + bound - __atomic_load_n(&spent, __ATOMIC_ACQUIRE) : 0;
-		__atomic_store_n(&run_deadline, *deadline, __ATOMIC_RELEASE);
+		}
+		run_start = now;
+		*deadline = bound ? now + bound - spent : 0;
+		run_deadline = *deadline;
+		pthread_mutex_unlock(&times_lock);
 		release_why = why;
 		p11l_log("%s: releasing logins (bound %u s)", why, p11l_config()->timeout);
 		return 1;
@@ -333,9 +353,11 @@ void p11l_release_run(void)
 int p11l_release_end(void)
 {
 	int running = RUNNING;
+	unsigned long long now = p11l_now_ns();
 
-	__atomic_add_fetch(&spent, p11l_now_ns() - __atomic_load_n(&run_start, __ATOMIC_ACQUIRE),
-			   __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&times_lock);
+	spent += now - run_start;
+	pthread_mutex_unlock(&times_lock);
 	return __atomic_compare_exchange_n(&state, &running, IDLE, 0,
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
