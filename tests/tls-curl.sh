@@ -18,6 +18,15 @@ if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 curl -V 2>/dev/null | grep -q OpenSSL || skip_all "curl is not built with OpenSSL: $(curl -V | head -n 1)"
 [ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
+# Under the sanitizer CI's ASan step the runtime is preloaded in front of
+# the library; curl 7.88 hangs under that runtime alone, without
+# libp11logout (seen: a file:// fetch never returns).  Observed here, not
+# assumed: if curl cannot run under the runtime, there is nothing to compare.
+if [ -n "${P11L_PRELOAD_PREFIX:-}" ] &&
+	! LD_PRELOAD="$P11L_PRELOAD_PREFIX" ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
+		timeout 20 curl -s -o /dev/null "file:///dev/null" >/dev/null 2>&1; then
+	skip_all "curl does not run under the preloaded sanitizer runtime alone ($P11L_PRELOAD_PREFIX), without libp11logout"
+fi
 
 p11l_tmpdir
 srv_pid=
