@@ -161,14 +161,7 @@ p11l_cons_check() {
 	leaked)
 		check "$n: without the library no C_Logout reaches the module" \
 			[ "$(p11l_calls_count "$none" C_Logout)" -eq 0 ]
-		k=$(p11l_calls_count "$lib" C_Logout)
-		kok=$(p11l_calls_count "$lib" C_Logout CKR_OK)
-		if [ "$k" -eq 1 ] && [ "$kok" -eq 1 ]; then
-			ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
-		else
-			not_ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
-			diag "found $k C_Logout, $kok of them CKR_OK"; p11l_cons_show "$n-lib"
-		fi
+		p11l_cons_one_logout
 		lo=$(p11l_calls_last "$lib" C_Logout CKR_OK)
 		si=$(p11l_cons_last_sign "$lib")
 		if [ "$lo" -gt "$si" ] && [ "$si" -gt 0 ]; then
@@ -215,6 +208,19 @@ p11l_cons_check() {
 	esac
 }
 
+# p11l_cons_one_logout: the run with the library ($lib) has exactly one
+# C_Logout, and it returned CKR_OK.
+p11l_cons_one_logout() {
+	k=$(p11l_calls_count "$lib" C_Logout)
+	kok=$(p11l_calls_count "$lib" C_Logout CKR_OK)
+	if [ "$k" -eq 1 ] && [ "$kok" -eq 1 ]; then
+		ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
+	else
+		not_ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
+		diag "found $k C_Logout, $kok of them CKR_OK"; p11l_cons_show "$n-lib"
+	fi
+}
+
 # p11l_cons_check_late: for a tool that releases its login in its own exit
 # clean-up (a C_Finalize from OPENSSL_cleanup) which runs after the
 # library's exit handler (P11L_CONS_LATE=1): the library cannot know that a
@@ -225,14 +231,7 @@ p11l_cons_check() {
 # are answered by the library; the rest must not fail at the module.
 p11l_cons_check_late() {
 	diag "$n: the tool releases its login itself at exit, after the library's handler"
-	k=$(p11l_calls_count "$lib" C_Logout)
-	kok=$(p11l_calls_count "$lib" C_Logout CKR_OK)
-	if [ "$k" -eq 1 ] && [ "$kok" -eq 1 ]; then
-		ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
-	else
-		not_ok "$n: with the library exactly one C_Logout reaches the module, CKR_OK"
-		diag "found $k C_Logout, $kok of them CKR_OK"; p11l_cons_show "$n-lib"
-	fi
+	p11l_cons_one_logout
 	lo=$(p11l_calls_last "$lib" C_Logout CKR_OK)
 	si=$(p11l_cons_last_sign "$lib")
 	head -n $((lo - 1)) "$none" >"$none.head"
