@@ -185,7 +185,7 @@ void *p11l_dlsym_wrap(void *handle, const char *name);
 void *p11l_next_symbol(const char *name);
 
 /* dlsym-version.c */
-P11L_HIDDEN const char *p11l_libc_dlsym_version(void);
+const char *p11l_libc_dlsym_version(void);
 
 /* module-table.c */
 struct p11l_module *p11l_module_for_getter(void *getter);
