@@ -33,6 +33,18 @@ p11l_tmpdir() {
 	: >"$P11L_TMP/empty.conf"
 }
 
+# p11l_hermetic: for a test that starts its programs itself rather than
+# through run: the same clean environment for the rest of the script (no
+# P11LOGOUT_*, FAKE_* or ODD_* setting of the caller's, P11LOGOUT_CONFIG
+# naming an empty file).  After p11l_tmpdir.
+p11l_hermetic() {
+	for v in $(env | sed -n 's/^\(\(P11LOGOUT\|FAKE\|ODD\)_[A-Za-z0-9_]*\)=.*/\1/p'); do
+		unset "$v"
+	done
+	P11LOGOUT_CONFIG=$P11L_TMP/empty.conf
+	export P11LOGOUT_CONFIG
+}
+
 # The LD_PRELOAD value that loads the library: P11L_PRELOAD_PREFIX (set by
 # the sanitizer CI: the ASan runtime, which must come first) then the
 # library.
@@ -131,12 +143,19 @@ p11l_command() {
 	tag=$1 pre=$2
 	shift 2
 	vars= unsets= p11l_kill=60
+	p11l_log=$(p11l_quote "$T/$tag.log")
+	# The defaults, each left out by a -u of its name.
 	cfg="P11LOGOUT_CONFIG=$(p11l_quote "$T/empty.conf")"
+	defaults=" FAKE_PIN=$(p11l_quote "$PIN") FAKE_LOG=$p11l_log ODD_LOG=$p11l_log"
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		case $1 in
 		-u)
 			unsets="$unsets -u $2"
-			[ "$2" = P11LOGOUT_CONFIG ] && cfg=
+			case $2 in
+			P11LOGOUT_CONFIG) cfg= ;;
+			FAKE_PIN | FAKE_LOG | ODD_LOG)
+				defaults=$(printf '%s\n' "$defaults" | sed "s/ $2=[^ ]*//") ;;
+			esac
 			shift
 			;;
 		KILL_AFTER=*) p11l_kill=${1#KILL_AFTER=} ;;
@@ -151,10 +170,8 @@ p11l_command() {
 	# A second env, so that LD_PRELOAD reaches COMMAND, not timeout.
 	[ -n "$pre" ] && cmd="env LD_PRELOAD=$(p11l_quote "$pre") $P11L_RUN_UNDER$cmd"
 	p11l_strays=$(env | sed -n 's/^\(\(P11LOGOUT\|FAKE\|ODD\)_[A-Za-z0-9_]*\)=.*/-u \1/p' | tr '\n' ' ')
-	p11l_log=$(p11l_quote "$T/$tag.log")
 	: >"$T/$tag.log"
-	p11l_cmd="env -u LD_PRELOAD -u ROBUST_EXIT $p11l_strays$unsets \
-		FAKE_PIN=$(p11l_quote "$PIN") FAKE_LOG=$p11l_log ODD_LOG=$p11l_log $cfg$vars"
+	p11l_cmd="env -u LD_PRELOAD -u ROBUST_EXIT $p11l_strays$unsets$defaults $cfg$vars"
 	p11l_cmd_tail=$cmd
 }
 
