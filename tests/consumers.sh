@@ -10,12 +10,7 @@
 . "$P11L_TEST_SRCDIR/softhsm-setup.sh"
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+p11l_spy_fixture
 
 # run TAG MODE COMMAND...: the command on the spy, without the library
 # (none) or with it (lib); leaves $TAG.calls, $TAG.out, $TAG.err and rc.

@@ -20,13 +20,8 @@ for f in "$P11L_LIB" "$MOD" "$PROG"; do
 done
 p11l_tmpdir
 T=$P11L_TMP
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-unset FAKE_LOG FAKE_PIN FAKE_SLOTS FAKE_PRELOGIN FAKE_REUSE_HANDLES PKCS11SPY PKCS11SPY_OUTPUT
-: >"$T/empty.conf"
-P11LOGOUT_CONFIG=$T/empty.conf
-export P11LOGOUT_CONFIG
+p11l_hermetic
+unset PKCS11SPY PKCS11SPY_OUTPUT
 
 PROGS="$PROG"
 if [ -x "$RAII" ]; then
@@ -34,20 +29,14 @@ if [ -x "$RAII" ]; then
 else
 	diag "no C++ compiler at configure time: cleanup-raii not built"
 fi
-show() { sed 's/^/#   /' "$@"; }
 
-# run NAME PRELOAD MODE PROGRAM MODULE PIN [SCENARIO]: stdout to
-# $T/NAME.out, stderr to $T/NAME.err, status to $T/NAME.rc; the fake
-# module logs to $T/NAME.log.
-run() {
+# run_mode NAME PRELOAD MODE PROGRAM MODULE PIN [SCENARIO]: run (tap-lib.sh)
+# with P11LOGOUT_MODE=MODE and the debug trace; the programs pass their own
+# PIN, so the fake module checks none.
+run_mode() {
 	name=$1 pre=$2 mode=$3
 	shift 3
-	: >"$T/$name.log"
-	rc=0
-	FAKE_LOG=$T/$name.log P11LOGOUT_MODE=$mode P11LOGOUT_DEBUG=1 \
-		env LD_PRELOAD="$pre" "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" || rc=$?
-	echo "$rc" >"$T/$name.rc"
+	run "$name" "$pre" -u FAKE_PIN P11LOGOUT_MODE="$mode" P11LOGOUT_DEBUG=1 -- "$@"
 }
 
 # compare TAG BARE LIB: the same status (0) and the same answers.
@@ -75,8 +64,8 @@ count() { grep -c "^fake1 $2 .*-> CKR_OK\$\|^fake1 $2 -> CKR_OK\$" "$T/$1.log"; 
 for prog in $PROGS; do
 	p=$(basename "$prog")
 	for mode in logout close finalize; do
-		run "$p-$mode-bare" "$(p11l_preload_none)" "$mode" "$prog" "$MOD" 1234
-		run "$p-$mode-lib" "$(p11l_preload)" "$mode" "$prog" "$MOD" 1234
+		run_mode "$p-$mode-bare" "$(p11l_preload_none)" "$mode" "$prog" "$MOD" 1234
+		run_mode "$p-$mode-lib" "$(p11l_preload)" "$mode" "$prog" "$MOD" 1234
 		compare "$p, fake module, mode $mode" "$p-$mode-bare" "$p-$mode-lib"
 		check "$p, fake module, mode $mode: one C_Logout reaches the module (control: $(count "$p-$mode-bare" C_Logout))" \
 			[ "$(count "$p-$mode-lib" C_Logout)" = 1 ]
@@ -92,8 +81,8 @@ done
 # OPENSSL_cleanup() in the middle: the library releases the login there;
 # the program's logout and close that follow, and its second login, behave
 # as without the library.
-run mid-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 midway
-run mid-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 midway
+run_mode mid-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 midway
+run_mode mid-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 midway
 compare "OPENSSL_cleanup() midway" mid-bare mid-lib
 check "OPENSSL_cleanup() midway: the library released the login there" \
 	grep -q "OPENSSL_cleanup: releasing" "$T/mid-lib.err"
@@ -107,10 +96,12 @@ check "OPENSSL_cleanup() midway: the module's calls are the same as without the 
 # A module that hands a closed session's handle out again: the session
 # the program opens after the release gets the released handle, and is
 # real: the program's close of it reaches the module.
-export FAKE_REUSE_HANDLES=1
-run reuse-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 reuse
-run reuse-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 reuse
-unset FAKE_REUSE_HANDLES
+for w in bare lib; do
+	pre=$(p11l_preload_none)
+	[ "$w" = lib ] && pre=$(p11l_preload)
+	run "reuse-$w" "$pre" -u FAKE_PIN P11LOGOUT_MODE=logout P11LOGOUT_DEBUG=1 \
+		FAKE_REUSE_HANDLES=1 -- "$PROG" "$MOD" 1234 reuse
+done
 compare "handle reused after the release" reuse-bare reuse-lib
 check "handle reused after the release: the new session got the released handle" \
 	[ "$(grep -c '^fake1 C_OpenSession .*session=100 -> CKR_OK$' "$T/reuse-lib.log")" -ge 2 ]
@@ -120,8 +111,8 @@ check "handle reused after the release: the program's close of it reaches the mo
 
 # A login made in the program's clean-up, after the library's exit handler
 # ran, is released too: glibc runs the handler registered during exit.
-run re-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 relogin
-run re-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 relogin
+run_mode re-bare "$(p11l_preload_none)" logout "$PROG" "$MOD" 1234 relogin
+run_mode re-lib "$(p11l_preload)" logout "$PROG" "$MOD" 1234 relogin
 compare "login again in the clean-up" re-bare re-lib
 check "login again in the clean-up: left logged in without the library (control)" \
 	[ "$(count re-bare C_Logout)" = 1 ]
@@ -156,7 +147,7 @@ for prog in $PROGS; do
 			pre=$(p11l_preload_none)
 			[ "$w" = lib ] && pre=$(p11l_preload)
 			PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=$T/$p-spy-$mode-$w.trace \
-				run "$p-spy-$mode-$w" "$pre" "$mode" "$prog" "$P11L_SPY" "$P11L_PIN"
+				run_mode "$p-spy-$mode-$w" "$pre" "$mode" "$prog" "$P11L_SPY" "$P11L_PIN"
 			p11l_spy_calls "$T/$p-spy-$mode-$w.trace" >"$T/$p-spy-$mode-$w.calls"
 		done
 		compare "$tag" "$p-spy-$mode-bare" "$p-spy-$mode-lib"

@@ -14,8 +14,9 @@
  *   own MODULE               install a SIGTERM handler of its own (it says
  *                            "own handler" and _exit(3)s), log in, wait
  *
- * Lines "driver: ..." go to $ODD_LOG: "logged in" once the login is done,
- * "cleanup returned", "exit" just before the process ends.  stdout holds
+ * Lines go to $ODD_LOG: "driver: logged in" once the login is done,
+ * "driver: cleanup returned", and "driver exit" (every test driver's last
+ * line) just before the process ends.  stdout holds
  * what the module answered.  Exit status: $ROBUST_EXIT (default 0). */
 #include "config.h"
 
@@ -42,7 +43,7 @@ static void mark(const char *what)
 
 	if (!path || !*path)
 		return;
-	n = snprintf(line, sizeof line, "driver: %s\n", what);
+	n = snprintf(line, sizeof line, "%s\n", what);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 	if (fd >= 0) {
 		if (write(fd, line, (size_t)n) < 0)
@@ -85,7 +86,7 @@ static void login(const char *path, CK_SLOT_ID slots)
 		printf("slot %lu: C_Login: 0x%lx\n", slot, rv);
 	}
 	fflush(stdout);
-	mark("logged in");
+	mark("driver: logged in");
 }
 
 static void own_handler(int sig)
@@ -114,17 +115,17 @@ int main(int argc, char **argv)
 			memcpy(&cleanup, &sym, sizeof cleanup);
 			cleanup();
 		}
-		mark("cleanup returned");
+		mark("driver: cleanup returned");
 		nanosleep(&t, NULL);
 		/* Left in stdio's buffer: exit() writes it out. */
 		printf("done\n");
-		mark("exit");
+		mark("driver exit");
 		exit(status());
 	} else if (strcmp(sc, "quick") == 0) {
 		login(argv[2], 1);
 		printf("quick_exit\n");
 		fflush(stdout);
-		mark("exit");
+		mark("driver exit");
 		quick_exit(status());
 	} else if (strcmp(sc, "wait") == 0 || strcmp(sc, "own") == 0) {
 		if (strcmp(sc, "own") == 0) {
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
 
 		login(argv[2], 1);
 		((info_fn)fl->fn[P11L_C_GetInfo])(info);
-		mark("C_GetInfo returned");
+		mark("driver: C_GetInfo returned");
 		return status();
 	}
 	fprintf(stderr, "usage: exit-driver cleanup|quick|wait|locked|own MODULE [ARGS]\n");

@@ -30,7 +30,7 @@ LOGOUT='fake1 C_Logout session=S slot=1 -> CKR_OK
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 fake1 C_CloseSession session=101 slot=1 -> CKR_OK'
 
-srun base "" FAKE_SLOTS=2 -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
+run base "" FAKE_SLOTS=2 -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
 check "without the library: the program runs to its end" test "$(rc base)" = 0
 check "without the library: nothing is called at exit" test ! -s "$T/base.exit"
 check "the program logged in on slot 1 only" \
@@ -40,7 +40,7 @@ check "the program logged in on slot 1 only" \
 mode_case() {
 	name=$1 want=$2
 	shift 2
-	srun "$name" lib FAKE_SLOTS=2 "$@" -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
+	run "$name" lib FAKE_SLOTS=2 "$@" -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
 	same "$name: stdout as without the library" \
 		"$T/base.out" "$T/$name.out"
 	check "$name: exit status 0, stderr empty" \
@@ -69,7 +69,7 @@ mode_case env-over-file "$T/want.close" P11LOGOUT_CONFIG="$T/finalize.conf" \
 	P11LOGOUT_MODE=close
 
 # An unknown mode: one warning, and the default.
-srun bad lib FAKE_SLOTS=2 P11LOGOUT_MODE=Close -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
+run bad lib FAKE_SLOTS=2 P11LOGOUT_MODE=Close -- "$DRIVER" "$MOD" mixed-slots "$MOD2"
 check "P11LOGOUT_MODE=Close: exactly one line on stderr, a warning about it" \
 	test "$(wc -l <"$T/bad.err")" = 1 -a \
 	"$(grep -c "^libp11logout: P11LOGOUT_MODE='Close'" "$T/bad.err")" = 1
@@ -77,15 +77,15 @@ canon bad >"$T/bad.canon"
 same "P11LOGOUT_MODE=Close: the default mode (logout) applies" "$T/want.logout" "$T/bad.canon"
 
 # p11-run --mode.
-srun run-close "" FAKE_SLOTS=2 -- "$P11L_RUN" --mode close "$DRIVER" "$MOD" mixed-slots "$MOD2"
+run run-close "" FAKE_SLOTS=2 -- "$P11L_RUN" --mode close "$DRIVER" "$MOD" mixed-slots "$MOD2"
 canon run-close >"$T/run-close.canon"
 same "p11-run --mode close: the calls at exit" "$T/want.close" "$T/run-close.canon"
 
 # Without any login: mode close still closes what was left open, and mode
 # finalize finalizes nothing (no module was logged in).
-srun nl-base "" -- "$DRIVER" "$MOD" no-login
+run nl-base "" -- "$DRIVER" "$MOD" no-login
 for m in logout close finalize; do
-	srun "nl-$m" lib P11LOGOUT_MODE=$m -- "$DRIVER" "$MOD" no-login
+	run "nl-$m" lib P11LOGOUT_MODE=$m -- "$DRIVER" "$MOD" no-login
 	same "no login, mode $m: the program's own calls unchanged" \
 		"$T/nl-base.prog" "$T/nl-$m.prog"
 	same "no login, mode $m: stdout unchanged" "$T/nl-base.out" "$T/nl-$m.out"
@@ -100,14 +100,14 @@ fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 EOF
 
 # The program finalized the module itself: no second C_Finalize, nothing.
-srun sf-base "" -- "$DRIVER" "$MOD" self-finalize
-srun sf-fin lib P11LOGOUT_MODE=finalize -- "$DRIVER" "$MOD" self-finalize
+run sf-base "" -- "$DRIVER" "$MOD" self-finalize
+run sf-fin lib P11LOGOUT_MODE=finalize -- "$DRIVER" "$MOD" self-finalize
 same "mode finalize after the program's own C_Finalize: the whole log as without the library" \
 	"$T/sf-base.log" "$T/sf-fin.log"
 
 # Two logged-in modules in mode finalize: both logged out, then each
 # finalized once, after every logout.
-srun tm lib P11LOGOUT_MODE=finalize -- "$DRIVER" "$MOD" two-modules "$MOD2"
+run tm lib P11LOGOUT_MODE=finalize -- "$DRIVER" "$MOD" two-modules "$MOD2"
 E=$T/tm.exit
 sort "$E" >"$T/tm.sorted"
 sort >"$T/tm.want" <<'EOF'

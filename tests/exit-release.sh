@@ -21,20 +21,20 @@ after() { sed "1,/^driver: $2\$/d" "$T/$1.log"; }
 
 # --- OPENSSL_cleanup() gives up, then exit() at once ---
 n=cleanup-exit
-rrun "$n.without" "" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 -- \
+run "$n.without" "" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 -- \
 	"$EXIT_DRIVER" cleanup "$ODD" 1 0
 check "$n: control without the library: status 42, no C_Logout" \
 	test "$(rc "$n.without")" = 42 -a "$(count "$T/$n.without.log" 'odd C_Logout: slow 1500 ms')" = 0
-rrun "$n.with" lib ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
+run "$n.with" lib ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" cleanup "$ODD" 1 0
-unchanged "$n"
+output_unchanged "$n"
 check "$n: OPENSSL_cleanup() did start the release (one C_Logout entered)" \
 	test "$(count "$T/$n.with.log" 'odd C_Logout: slow 1500 ms')" -ge 1
 check "$n: no second, concurrent C_Logout from the exit (one entered, not two)" \
 	test "$(count "$T/$n.with.log" 'odd C_Logout: slow 1500 ms')" = 1
 # The time added, against the same run with a C_Logout that answers at
 # once (so that valgrind's own start-up time cancels out).
-rrun "$n.fast" lib ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- "$EXIT_DRIVER" cleanup "$ODD" 1 0
+run "$n.fast" lib ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- "$EXIT_DRIVER" cleanup "$ODD" 1 0
 added=$(($(ms "$n.with") - $(ms "$n.fast")))
 margin=$((800 + ROBUST_SLACK_MS / 4))
 check "$n: OPENSSL_cleanup() and exit together add at most the bound (1 s) + $margin ms (added $added ms)" \
@@ -43,11 +43,11 @@ quiet "$n.with"
 
 # --- two slots; the abandoned release returns while the program runs on ---
 n=cleanup-late
-rrun "$n.without" "" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 -- \
+run "$n.without" "" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 -- \
 	"$EXIT_DRIVER" cleanup "$ODD" 2 2500
-rrun "$n.with" lib ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
+run "$n.with" lib ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" cleanup "$ODD" 2 2500
-unchanged "$n"
+output_unchanged "$n"
 check "$n: the release started on slot 1 before the give-up" \
 	grep -qx 'odd C_Logout: slow 1500 ms' "$T/$n.with.prog"
 # After the give-up, only the C_Logout in flight returns; nothing else
@@ -56,21 +56,21 @@ after "$n.with" "cleanup returned" >"$T/$n.after"
 expect "$n: after the give-up no module call but the return of the one in flight" \
 	"$T/$n.after" <<EOF2
 odd C_Logout(slot 1) -> CKR_OK
-driver: exit
+driver exit
 EOF2
 check "$n: count of module calls started after the give-up: 0" \
-	test "$(grep -c -v -x -e 'odd C_Logout(slot 1) -> CKR_OK' -e 'driver: exit' "$T/$n.after")" = 0
+	test "$(grep -c -v -x -e 'odd C_Logout(slot 1) -> CKR_OK' -e 'driver exit' "$T/$n.after")" = 0
 within "$n: cleanup (1 s bound) + the 2.5 s the program waits + 0.8 s: the exit adds nothing" \
 	"$n.with" 4300
 quiet "$n.with"
 
 # --- exit() alone: released on the exiting thread, the watchdog ends it ---
 n=exit-stuck
-rrun "$n.without" "" ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 -- \
+run "$n.without" "" ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 -- \
 	"$EXIT_DRIVER" exit "$ODD" 2 0
-rrun "$n.with" lib ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
+run "$n.with" lib ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" exit "$ODD" 2 0
-unchanged "$n"
+output_unchanged "$n"
 check "$n: the buffered output is there (stdout ends with 'done')" \
 	test "$(tail -n 1 "$T/$n.with.out")" = done
 check "$n: one C_Logout entered at exit" \
@@ -79,7 +79,7 @@ within "$n: ended within the bound (1 s) + 0.8 s" "$n.with" 1800
 quiet "$n.with"
 
 n=exit-fast
-rrun "$n.with" lib ROBUST_EXIT=42 -- "$EXIT_DRIVER" exit "$ODD" 2 0
+run "$n.with" lib ROBUST_EXIT=42 -- "$EXIT_DRIVER" exit "$ODD" 2 0
 expect "$n: at exit both slots are released, on the exiting thread, in order" \
 	"$T/$n.with.exit" <<EOF2
 odd C_Logout(slot 1) -> CKR_OK
@@ -91,9 +91,9 @@ check "$n: status 42" test "$(rc "$n.with")" = 42
 
 # --- quick_exit() ---
 n=quick
-rrun "$n.without" "" ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
-rrun "$n.with" lib ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
-unchanged "$n"
+run "$n.without" "" ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
+run "$n.with" lib ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
+output_unchanged "$n"
 check "$n: control without the library: no C_Logout" \
 	test ! -s "$T/$n.without.exit"
 expect "$n: with the library the login is released at quick_exit()" \
@@ -107,7 +107,7 @@ quiet "$n.with"
 n=hermetic
 P11LOGOUT_MODE=finalize P11LOGOUT_DEBUG=1 P11LOGOUT_CONFIG=/nonexistent/p11l.conf
 export P11LOGOUT_MODE P11LOGOUT_DEBUG P11LOGOUT_CONFIG
-rrun "$n.with" lib -- "$EXIT_DRIVER" exit "$ODD" 1 0
+run "$n.with" lib -- "$EXIT_DRIVER" exit "$ODD" 1 0
 unset P11LOGOUT_MODE P11LOGOUT_DEBUG P11LOGOUT_CONFIG
 check "$n: P11LOGOUT_MODE=finalize in the caller's environment: no C_Finalize" \
 	sh -c "! grep -q C_Finalize '$T/$n.with.exit'"

@@ -216,190 +216,290 @@ static void usage(void)
 	exit(2);
 }
 
+/* One function per scenario, given the module (loaded as the scenario's
+ * row in the table below says); main finishes when it returns. */
+
+/* The second module's path (NULL when not given). */
+static const char *path2;
+
+static void start(struct module *m, const char *path)
+{
+	load(m, path, BY_FUNCTION_LIST);
+	initialize(m);
+}
+
+/* getter-fails, getter-fails-3.0: load exits where the getter fails. */
+static void sc_getter_works(struct module *m)
+{
+	(void)m;
+	fail("getter did not fail", CKR_OK);
+}
+
+/* login-3.0, login-3.0-list: a 3.0 list, from C_GetInterface or from
+ * C_GetInterfaceList. */
+static void sc_login_user(struct module *m)
+{
+	CK_C_LoginUser fn = FN(m, LoginUser);
+	CK_SESSION_HANDLE h = open_session(m, 1);
+
+	expect("C_LoginUser",
+	       fn(h, CKU_USER, (CK_UTF8CHAR *)DRIVER_PIN, strlen(DRIVER_PIN),
+		  (CK_UTF8CHAR *)DRIVER_USERNAME, strlen(DRIVER_USERNAME)),
+	       CKR_OK);
+}
+
+static void sc_no_login(struct module *m)
+{
+	open_session(m, 1);
+}
+
+/* Also login-if-2.40 (through the 2.40 interface) and logout-fails (the
+ * module's C_Logout fails with FAKE_LOGOUT_FAIL). */
+static void sc_one_slot(struct module *m)
+{
+	login(m, open_session(m, 1));
+}
+
+static void sc_so_login(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	expect("C_Login SO", login_as(m, h, CKU_SO, DRIVER_PIN), CKR_OK);
+}
+
+static void sc_bad_pin(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	expect("C_Login", login_as(m, h, CKU_USER, DRIVER_WRONG_PIN),
+	       CKR_PIN_INCORRECT);
+}
+
+/* The module's two slots (FAKE_SLOTS=2). */
+static void two_slots(struct module *m, CK_SLOT_ID slots[2])
+{
+	CK_ULONG n = 2;
+
+	expect("C_GetSlotList",
+	       ((CK_RV(*)(CK_BYTE, CK_SLOT_ID *, CK_ULONG *))
+			m->fl->fn[P11L_C_GetSlotList])(1, slots, &n),
+	       CKR_OK);
+	if (n != 2)
+		fail("slot count", n);
+}
+
+static void sc_two_slots(struct module *m)
+{
+	CK_SLOT_ID slots[2];
+
+	two_slots(m, slots);
+	/* Two sessions on the first slot, logged in on the second. */
+	open_session(m, slots[0]);
+	login(m, open_session(m, slots[0]));
+	login(m, open_session(m, slots[1]));
+}
+
+static void sc_two_modules(struct module *m)
+{
+	struct module m2;
+
+	if (path2 == NULL)
+		usage();
+	start(&m2, path2);
+	login(m, open_session(m, 1));
+	login(&m2, open_session(&m2, 1));
+}
+
+static void sc_context_specific(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	expect("C_Login CONTEXT_SPECIFIC",
+	       login_as(m, h, CKU_CONTEXT_SPECIFIC, DRIVER_PIN), CKR_OK);
+}
+
+static void sc_self_logout(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	login(m, h);
+	expect("C_Logout", FN(m, Logout)(h), CKR_OK);
+}
+
+static void sc_login_logout_login(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	login(m, h);
+	expect("C_Logout", FN(m, Logout)(h), CKR_OK);
+	login(m, h);
+}
+
+static void sc_self_finalize(struct module *m)
+{
+	login(m, open_session(m, 1));
+	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
+}
+
+static void sc_finalize_relogin(struct module *m)
+{
+	login(m, open_session(m, 1));
+	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
+	initialize(m);
+	login(m, open_session(m, 1));
+}
+
+static void sc_close_before_exit(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	login(m, h);
+	expect("C_CloseSession", FN(m, CloseSession)(h), CKR_OK);
+}
+
+/* Logged in on one session, which is closed; another one on the same
+ * slot stays open. */
+static void sc_close_login_session(struct module *m)
+{
+	CK_SESSION_HANDLE h;
+
+	h = open_session(m, 1);
+	login(m, h);
+	open_session(m, 1);
+	expect("C_CloseSession", FN(m, CloseSession)(h), CKR_OK);
+}
+
+/* The list's own C_GetFunctionList member hands out the list the program
+ * then uses. */
+static void sc_list_getter(struct module *m)
+{
+	CK_FUNCTION_LIST *again = NULL;
+
+	expect("list C_GetFunctionList", FN(m, GetFunctionList)(&again),
+	       CKR_OK);
+	if (again == NULL)
+		fail("list C_GetFunctionList: no list", CKR_OK);
+	m->fl = again;
+	login(m, open_session(m, 1));
+}
+
+/* A child that exits with exit() (running the exit handlers it inherited)
+ * while the parent is still logged in. */
+static void sc_fork(struct module *m)
+{
+	pid_t pid;
+	int ws;
+
+	login(m, open_session(m, 1));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fake-driver: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		log_line("child exit");
+		exit(0);
+	}
+	if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) ||
+	    WEXITSTATUS(ws) != 0)
+		fail("child", (CK_RV)ws);
+	log_line("child done");
+	printf("child exited\n");
+}
+
+static void sc_close_all_before_exit(struct module *m)
+{
+	open_session(m, 1);
+	login(m, open_session(m, 1));
+	expect("C_CloseAllSessions", FN(m, CloseAllSessions)(1), CKR_OK);
+}
+
+/* Slot 1: sessions 100 and 101, logged in on 101; slot 2: session 102,
+ * not logged in.  With MODULE2, one session there too, not logged in. */
+static void sc_mixed_slots(struct module *m)
+{
+	struct module m2;
+	CK_SLOT_ID slots[2];
+
+	two_slots(m, slots);
+	open_session(m, slots[0]);
+	login(m, open_session(m, slots[0]));
+	open_session(m, slots[1]);
+	if (path2 != NULL) {
+		start(&m2, path2);
+		open_session(&m2, 1);
+	}
+}
+
+/* Every session the module has (64), then one more, which fails with
+ * CKR_SESSION_COUNT. */
+static void sc_session_full(struct module *m)
+{
+	CK_SESSION_HANDLE h = 0;
+
+	for (int i = 0; i < 64; i++)
+		open_session(m, 1);
+	expect("C_OpenSession 65",
+	       FN(m, OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL, &h),
+	       CKR_SESSION_COUNT);
+}
+
+static const struct {
+	const char *name;
+	enum getter how;
+	int init; /* C_Initialize before the scenario */
+	void (*run)(struct module *m);
+} scenarios[] = {
+	{ "getter-fails", BY_FUNCTION_LIST, 0, sc_getter_works },
+	{ "getter-fails-3.0", BY_INTERFACE_3_0, 0, sc_getter_works },
+	{ "login-3.0", BY_INTERFACE_3_0, 1, sc_login_user },
+	{ "login-3.0-list", BY_INTERFACE_LIST, 1, sc_login_user },
+	{ "login-if-2.40", BY_INTERFACE_2_40, 1, sc_one_slot },
+	{ "no-login", BY_FUNCTION_LIST, 1, sc_no_login },
+	{ "one-slot", BY_FUNCTION_LIST, 1, sc_one_slot },
+	{ "logout-fails", BY_FUNCTION_LIST, 1, sc_one_slot },
+	{ "so-login", BY_FUNCTION_LIST, 1, sc_so_login },
+	{ "bad-pin", BY_FUNCTION_LIST, 1, sc_bad_pin },
+	{ "two-slots", BY_FUNCTION_LIST, 1, sc_two_slots },
+	{ "two-modules", BY_FUNCTION_LIST, 1, sc_two_modules },
+	{ "context-specific", BY_FUNCTION_LIST, 1, sc_context_specific },
+	{ "self-logout", BY_FUNCTION_LIST, 1, sc_self_logout },
+	{ "login-logout-login", BY_FUNCTION_LIST, 1, sc_login_logout_login },
+	{ "self-finalize", BY_FUNCTION_LIST, 1, sc_self_finalize },
+	{ "finalize-relogin", BY_FUNCTION_LIST, 1, sc_finalize_relogin },
+	{ "close-before-exit", BY_FUNCTION_LIST, 1, sc_close_before_exit },
+	{ "close-login-session", BY_FUNCTION_LIST, 1, sc_close_login_session },
+	{ "list-getter", BY_FUNCTION_LIST, 1, sc_list_getter },
+	{ "fork", BY_FUNCTION_LIST, 1, sc_fork },
+	{ "close-all-before-exit", BY_FUNCTION_LIST, 1, sc_close_all_before_exit },
+	{ "mixed-slots", BY_FUNCTION_LIST, 1, sc_mixed_slots },
+	{ "session-full", BY_FUNCTION_LIST, 1, sc_session_full },
+};
+
 int main(int argc, char **argv)
 {
-	struct module m, m2;
-	CK_SESSION_HANDLE h, h2;
-	const char *s;
+	struct module m;
 
 	if (argc < 3)
 		usage();
-	s = scenario = argv[2];
-
-	if (strcmp(s, "getter-fails") == 0) {
-		load(&m, argv[1], BY_FUNCTION_LIST);
-		fail("getter did not fail", CKR_OK);
-	} else if (strcmp(s, "getter-fails-3.0") == 0) {
-		load(&m, argv[1], BY_INTERFACE_3_0);
-		fail("getter did not fail", CKR_OK);
-	} else if (strcmp(s, "login-3.0") == 0 ||
-		   strcmp(s, "login-3.0-list") == 0) {
-		CK_C_LoginUser login_user;
-
-		load(&m, argv[1], strcmp(s, "login-3.0") == 0
-					  ? BY_INTERFACE_3_0
-					  : BY_INTERFACE_LIST);
-		initialize(&m);
-		h = open_session(&m, 1);
-		login_user = FN(&m, LoginUser);
-		expect("C_LoginUser",
-		       login_user(h, CKU_USER, (CK_UTF8CHAR *)DRIVER_PIN,
-				  strlen(DRIVER_PIN),
-				  (CK_UTF8CHAR *)DRIVER_USERNAME,
-				  strlen(DRIVER_USERNAME)),
-		       CKR_OK);
-		finish();
-	} else if (strcmp(s, "login-if-2.40") == 0) {
-		load(&m, argv[1], BY_INTERFACE_2_40);
-		initialize(&m);
-		login(&m, open_session(&m, 1));
+	scenario = argv[2];
+	path2 = argc >= 4 ? argv[3] : NULL;
+	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+		if (strcmp(scenarios[i].name, scenario) != 0)
+			continue;
+		load(&m, argv[1], scenarios[i].how);
+		if (scenarios[i].init)
+			initialize(&m);
+		scenarios[i].run(&m);
 		finish();
 	}
-
-	load(&m, argv[1], BY_FUNCTION_LIST);
-	initialize(&m);
-
-	if (strcmp(s, "no-login") == 0) {
-		open_session(&m, 1);
-	} else if (strcmp(s, "one-slot") == 0 ||
-		   strcmp(s, "logout-fails") == 0) {
-		login(&m, open_session(&m, 1));
-	} else if (strcmp(s, "so-login") == 0) {
-		h = open_session(&m, 1);
-		expect("C_Login SO", login_as(&m, h, CKU_SO, DRIVER_PIN),
-		       CKR_OK);
-	} else if (strcmp(s, "bad-pin") == 0) {
-		h = open_session(&m, 1);
-		expect("C_Login", login_as(&m, h, CKU_USER, DRIVER_WRONG_PIN),
-		       CKR_PIN_INCORRECT);
-	} else if (strcmp(s, "two-slots") == 0) {
-		CK_SLOT_ID slots[2];
-		CK_ULONG n = 2;
-
-		expect("C_GetSlotList",
-		       ((CK_RV(*)(CK_BYTE, CK_SLOT_ID *, CK_ULONG *))
-				m.fl->fn[P11L_C_GetSlotList])(1, slots, &n),
-		       CKR_OK);
-		if (n != 2)
-			fail("slot count", n);
-		/* Two sessions on the first slot, logged in on the second. */
-		open_session(&m, slots[0]);
-		login(&m, open_session(&m, slots[0]));
-		login(&m, open_session(&m, slots[1]));
-	} else if (strcmp(s, "two-modules") == 0) {
-		if (argc < 4)
-			usage();
-		load(&m2, argv[3], BY_FUNCTION_LIST);
-		initialize(&m2);
-		login(&m, open_session(&m, 1));
-		login(&m2, open_session(&m2, 1));
-	} else if (strcmp(s, "context-specific") == 0) {
-		h = open_session(&m, 1);
-		expect("C_Login CONTEXT_SPECIFIC",
-		       login_as(&m, h, CKU_CONTEXT_SPECIFIC, DRIVER_PIN),
-		       CKR_OK);
-	} else if (strcmp(s, "self-logout") == 0) {
-		h = open_session(&m, 1);
-		login(&m, h);
-		expect("C_Logout", FN(&m, Logout)(h), CKR_OK);
-	} else if (strcmp(s, "login-logout-login") == 0) {
-		h = open_session(&m, 1);
-		login(&m, h);
-		expect("C_Logout", FN(&m, Logout)(h), CKR_OK);
-		login(&m, h);
-	} else if (strcmp(s, "self-finalize") == 0) {
-		login(&m, open_session(&m, 1));
-		expect("C_Finalize", FN(&m, Finalize)(NULL), CKR_OK);
-	} else if (strcmp(s, "finalize-relogin") == 0) {
-		login(&m, open_session(&m, 1));
-		expect("C_Finalize", FN(&m, Finalize)(NULL), CKR_OK);
-		initialize(&m);
-		login(&m, open_session(&m, 1));
-	} else if (strcmp(s, "close-before-exit") == 0) {
-		h = open_session(&m, 1);
-		login(&m, h);
-		expect("C_CloseSession", FN(&m, CloseSession)(h), CKR_OK);
-	} else if (strcmp(s, "close-login-session") == 0) {
-		/* Logged in on one session, which is closed; another one on
-		 * the same slot stays open. */
-		h = open_session(&m, 1);
-		login(&m, h);
-		open_session(&m, 1);
-		expect("C_CloseSession", FN(&m, CloseSession)(h), CKR_OK);
-	} else if (strcmp(s, "list-getter") == 0) {
-		/* The list's own C_GetFunctionList member hands out the list
-		 * the program then uses. */
-		CK_FUNCTION_LIST *again = NULL;
-
-		expect("list C_GetFunctionList",
-		       FN(&m, GetFunctionList)(&again), CKR_OK);
-		if (again == NULL)
-			fail("list C_GetFunctionList: no list", CKR_OK);
-		m.fl = again;
-		login(&m, open_session(&m, 1));
-	} else if (strcmp(s, "fork") == 0) {
-		/* A child that exits with exit() (running the exit handlers it
-		 * inherited) while the parent is still logged in. */
-		pid_t pid;
-		int ws;
-
-		login(&m, open_session(&m, 1));
-		fflush(stdout);
-		pid = fork();
-		if (pid < 0) {
-			perror("fake-driver: fork");
-			return 1;
-		}
-		if (pid == 0) {
-			log_line("child exit");
-			exit(0);
-		}
-		if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) ||
-		    WEXITSTATUS(ws) != 0)
-			fail("child", (CK_RV)ws);
-		log_line("child done");
-		printf("child exited\n");
-	} else if (strcmp(s, "close-all-before-exit") == 0) {
-		h = open_session(&m, 1);
-		h2 = open_session(&m, 1);
-		login(&m, h2);
-		(void)h;
-		expect("C_CloseAllSessions", FN(&m, CloseAllSessions)(1),
-		       CKR_OK);
-	} else if (strcmp(s, "mixed-slots") == 0) {
-		/* Slot 1: sessions 100 and 101, logged in on 101; slot 2:
-		 * session 102, not logged in.  With MODULE2, one session
-		 * there too, not logged in. */
-		CK_SLOT_ID slots[2];
-		CK_ULONG n = 2;
-
-		expect("C_GetSlotList",
-		       ((CK_RV(*)(CK_BYTE, CK_SLOT_ID *, CK_ULONG *))
-				m.fl->fn[P11L_C_GetSlotList])(1, slots, &n),
-		       CKR_OK);
-		if (n != 2)
-			fail("slot count", n);
-		open_session(&m, slots[0]);
-		login(&m, open_session(&m, slots[0]));
-		open_session(&m, slots[1]);
-		if (argc >= 4) {
-			load(&m2, argv[3], BY_FUNCTION_LIST);
-			initialize(&m2);
-			open_session(&m2, 1);
-		}
-	} else if (strcmp(s, "session-full") == 0) {
-		/* Every session the module has (64), then one more, which
-		 * fails with CKR_SESSION_COUNT. */
-		for (int i = 0; i < 64; i++)
-			open_session(&m, 1);
-		h = 0;
-		expect("C_OpenSession 65",
-		       FN(&m, OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL,
-					  &h),
-		       CKR_SESSION_COUNT);
-	} else {
-		fprintf(stderr, "fake-driver: unknown scenario %s\n", s);
-		return 2;
-	}
-	finish();
+	fprintf(stderr, "fake-driver: unknown scenario %s\n", scenario);
+	return 2;
 }

@@ -10,89 +10,30 @@
 DRIVER=$P11L_TEST_BUILDDIR/fake-driver
 MOD=$P11L_TEST_BUILDDIR/.libs/fake-module.so
 MOD2=$P11L_TEST_BUILDDIR/.libs/fake-module2.so
-PIN=s3cr3t-PIN-4711
 
 for f in "$P11L_LIB" "$MOD" "$MOD2"; do
 	[ -f "$f" ] || bail_out "missing $f: run make first"
 done
 [ -x "$DRIVER" ] || bail_out "missing $DRIVER"
+command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
 p11l_tmpdir
 T=$P11L_TMP
-
-# Only what a test sets: no P11LOGOUT_* from the caller, and an empty
-# configuration file instead of the system's.
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-: >"$T/empty.conf"
-P11LOGOUT_CONFIG=$T/empty.conf
-export P11LOGOUT_CONFIG
-
-if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=; fi
-
-# run TAG LIB [VAR=VALUE...] -- ARG...: runs the driver on the fake module
-# with ARG... (scenario and its arguments), with LD_PRELOAD=LIB unless LIB
-# is empty, in an environment free of stray settings plus VAR=VALUE...
-# Leaves in $T: TAG.log (the calls the modules received), TAG.out,
-# TAG.err, TAG.rc, and TAG.prog / TAG.exit (the log up to and including
-# "driver exit", and after it).
-run() {
-	tag=$1 lib=$2
-	shift 2
-	vars=
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		vars="$vars $1"
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	: >"$T/$tag.log"
-	# A second env, so that LD_PRELOAD reaches the driver and not timeout.
-	if [ -n "$lib" ]; then
-		set -- env LD_PRELOAD="$lib" "$@"
-	fi
-	# $vars is split on purpose: each is one VAR=VALUE without spaces.
-	# shellcheck disable=SC2086
-	env -u LD_PRELOAD -u FAKE_SLOTS -u FAKE_PRELOGIN \
-		-u FAKE_GETTER_FAIL -u FAKE_GETTER_NULL -u FAKE_LOGOUT_FAIL \
-		-u FAKE_DRIVER_EXIT \
-		FAKE_PIN="$PIN" FAKE_LOG="$T/$tag.log" $vars \
-		$TIMEOUT "$@" >"$T/$tag.out" 2>"$T/$tag.err" </dev/null
-	echo $? >"$T/$tag.rc"
-	sed '/^driver exit$/q' "$T/$tag.log" >"$T/$tag.prog"
-	sed '1,/^driver exit$/d' "$T/$tag.log" >"$T/$tag.exit"
-}
 
 # both NAME [VAR=VALUE...] -- ARG...: run NAME.without and NAME.with.
 both() {
 	name=$1
 	shift
 	run "$name.without" "" "$@"
-	run "$name.with" "$P11L_LIB" "$@"
-}
-
-show() {
-	while IFS= read -r line; do diag "  $line"; done <"$1"
-}
-
-# same DESCRIPTION FILE1 FILE2: one TAP line, with a diff when they differ.
-same() {
-	if cmp -s "$2" "$3"; then
-		ok "$1"
-	else
-		not_ok "$1"
-		diff -u "$2" "$3" | while IFS= read -r line; do diag "$line"; done
-	fi
+	run "$name.with" lib "$@"
 }
 
 # exits_as DESCRIPTION TAG: TAG.exit is exactly the text on stdin.
-exits_as() {
-	cat >"$T/expected"
-	same "$1" "$T/expected" "$T/$2.exit"
-}
+exits_as() { expect "$1" "$T/$2.exit"; }
 
-# unchanged NAME: the library changed nothing the program can see: exit
-# status, stdout, stderr, and the calls the program made before exit.
-unchanged() {
+# program_unchanged NAME: the library changed nothing the program can
+# see: exit status, stdout, stderr, and the calls the program made before
+# exit (robust-lib.sh's output_unchanged checks less).
+program_unchanged() {
 	same "$1: exit status unchanged" "$T/$1.without.rc" "$T/$1.with.rc"
 	same "$1: stdout unchanged" "$T/$1.without.out" "$T/$1.with.out"
 	same "$1: stderr unchanged" "$T/$1.without.err" "$T/$1.with.err"
@@ -123,7 +64,7 @@ baseline one-slot
 check "one-slot: the program logged in" \
 	grep -qx 'fake1 C_Login session=100 slot=1 user=1 -> CKR_OK' \
 	"$T/one-slot.without.prog"
-unchanged one-slot
+program_unchanged one-slot
 exits_as "one-slot: C_Logout then C_CloseSession at exit" one-slot.with <<EOF
 $LOGOUT_100
 EOF
@@ -131,7 +72,7 @@ EOF
 # CKU_SO is recorded like CKU_USER.
 both so-login -- "$DRIVER" "$MOD" so-login
 baseline so-login
-unchanged so-login
+program_unchanged so-login
 exits_as "so-login: an SO login is logged out at exit" so-login.with <<EOF
 $LOGOUT_100
 EOF
@@ -142,7 +83,7 @@ baseline prelogin
 check "prelogin: the login returned CKR_USER_ALREADY_LOGGED_IN" \
 	grep -qx 'fake1 C_Login session=100 slot=1 user=1 -> CKR_USER_ALREADY_LOGGED_IN' \
 	"$T/prelogin.without.prog"
-unchanged prelogin
+program_unchanged prelogin
 exits_as "prelogin: CKR_USER_ALREADY_LOGGED_IN is logged out at exit" \
 	prelogin.with <<EOF
 $LOGOUT_100
@@ -151,7 +92,7 @@ EOF
 # --- nothing logged in: no call at all --------------------------------
 both no-login -- "$DRIVER" "$MOD" no-login
 baseline no-login
-unchanged no-login
+program_unchanged no-login
 exits_as "no-login: no PKCS#11 call at exit" no-login.with </dev/null
 
 both bad-pin -- "$DRIVER" "$MOD" bad-pin
@@ -159,7 +100,7 @@ baseline bad-pin
 check "bad-pin: the login failed" \
 	grep -qx 'fake1 C_Login session=100 slot=1 user=1 -> CKR_PIN_INCORRECT' \
 	"$T/bad-pin.without.prog"
-unchanged bad-pin
+program_unchanged bad-pin
 exits_as "bad-pin: a failed login is not recorded (no call at exit)" \
 	bad-pin.with </dev/null
 
@@ -168,27 +109,27 @@ baseline context-specific
 check "context-specific: the module accepted the CKU_CONTEXT_SPECIFIC login" \
 	grep -qx 'fake1 C_Login session=100 slot=1 user=2 -> CKR_OK' \
 	"$T/context-specific.without.prog"
-unchanged context-specific
+program_unchanged context-specific
 exits_as "context-specific: CKU_CONTEXT_SPECIFIC is ignored (no call at exit)" \
 	context-specific.with </dev/null
 
 # --- the program cleaned up itself: no extra call ---------------------
 both self-logout -- "$DRIVER" "$MOD" self-logout
 baseline self-logout
-unchanged self-logout
+program_unchanged self-logout
 same "self-logout: the whole log is the same with and without the library" \
 	"$T/self-logout.without.log" "$T/self-logout.with.log"
 
 both self-finalize -- "$DRIVER" "$MOD" self-finalize
 baseline self-finalize
-unchanged self-finalize
+program_unchanged self-finalize
 same "self-finalize: the whole log is the same with and without the library" \
 	"$T/self-finalize.without.log" "$T/self-finalize.with.log"
 
 # A login after the program's own logout is recorded again.
 both relogin -- "$DRIVER" "$MOD" login-logout-login
 baseline relogin
-unchanged relogin
+program_unchanged relogin
 exits_as "relogin: a login after C_Logout is logged out at exit" \
 	relogin.with <<EOF
 $LOGOUT_100
@@ -198,7 +139,7 @@ EOF
 # the new session (101); session 100 no longer exists.
 both finalize-relogin -- "$DRIVER" "$MOD" finalize-relogin
 baseline finalize-relogin
-unchanged finalize-relogin
+program_unchanged finalize-relogin
 exits_as "finalize-relogin: the login after re-initialising is logged out" \
 	finalize-relogin.with <<'EOF'
 fake1 C_Logout session=101 slot=1 -> CKR_OK
@@ -208,7 +149,7 @@ EOF
 # --- no session left open: a temporary one ----------------------------
 both close-before-exit -- "$DRIVER" "$MOD" close-before-exit
 baseline close-before-exit
-unchanged close-before-exit
+program_unchanged close-before-exit
 exits_as "close-before-exit: logout through a temporary serial session" \
 	close-before-exit.with <<'EOF'
 fake1 C_OpenSession slot=1 flags=0x4 session=101 -> CKR_OK
@@ -219,7 +160,7 @@ EOF
 # Session 100 (logged in) closed, 101 still open: the logout uses 101.
 both close-login-session -- "$DRIVER" "$MOD" close-login-session
 baseline close-login-session
-unchanged close-login-session
+program_unchanged close-login-session
 exits_as "close-login-session: logout on the session still open" \
 	close-login-session.with <<'EOF'
 fake1 C_Logout session=101 slot=1 -> CKR_OK
@@ -228,7 +169,7 @@ EOF
 
 both close-all -- "$DRIVER" "$MOD" close-all-before-exit
 baseline close-all
-unchanged close-all
+program_unchanged close-all
 exits_as "close-all: after C_CloseAllSessions, logout through a temporary session" \
 	close-all.with <<'EOF'
 fake1 C_OpenSession slot=1 flags=0x4 session=102 -> CKR_OK
@@ -240,7 +181,7 @@ EOF
 # are its parent's: it must make no call when it exits.
 both fork -- "$DRIVER" "$MOD" fork
 baseline fork
-unchanged fork
+program_unchanged fork
 sed -n '/^child exit$/,/^child done$/p' "$T/fork.with.log" >"$T/fork.child"
 printf 'child exit\nchild done\n' >"$T/expected"
 same "fork: a child's exit makes no call for its parent's login" \
@@ -255,7 +196,7 @@ baseline login-3.0
 check "login-3.0: the program logged in with C_LoginUser" \
 	grep -qx 'fake1 C_LoginUser session=100 slot=1 user=1 name=alice -> CKR_OK' \
 	"$T/login-3.0.without.prog"
-unchanged login-3.0
+program_unchanged login-3.0
 exits_as "login-3.0: a C_LoginUser login (C_GetInterface) is logged out" \
 	login-3.0.with <<EOF
 $LOGOUT_100
@@ -263,7 +204,7 @@ EOF
 
 both login-3.0-list -- "$DRIVER" "$MOD" login-3.0-list
 baseline login-3.0-list
-unchanged login-3.0-list
+program_unchanged login-3.0-list
 exits_as "login-3.0-list: a C_LoginUser login (C_GetInterfaceList) is logged out" \
 	login-3.0-list.with <<EOF
 $LOGOUT_100
@@ -272,7 +213,7 @@ EOF
 # A 3.2 list (104 entries, allocated at exactly that size) is wrapped too.
 both login-3.2-list FAKE_IFACE_VERSION=3.2 -- "$DRIVER" "$MOD" login-3.0-list
 baseline login-3.2-list
-unchanged login-3.2-list
+program_unchanged login-3.2-list
 exits_as "login-3.2-list: a C_LoginUser login through a 3.2 list is logged out" \
 	login-3.2-list.with <<EOF
 $LOGOUT_100
@@ -282,18 +223,18 @@ EOF
 # program works as without the library, and nothing is called at exit.
 both login-9.9-list FAKE_IFACE_VERSION=9.9 -- "$DRIVER" "$MOD" login-3.0-list
 baseline login-9.9-list
-unchanged login-9.9-list
+program_unchanged login-9.9-list
 exits_as "login-9.9-list: an unknown list version is not wrapped: no call at exit" \
 	login-9.9-list.with <<EOF
 EOF
-env -u P11LOGOUT_MODE FAKE_IFACE_VERSION=9.9 FAKE_PIN="$PIN" FAKE_LOG=/dev/null P11LOGOUT_DEBUG=1 LD_PRELOAD="$P11L_LIB" \
-	"$DRIVER" "$MOD" login-3.0-list >/dev/null 2>"$T/login-9.9-debug.err"
+run login-9.9-debug lib FAKE_IFACE_VERSION=9.9 P11LOGOUT_DEBUG=1 -- \
+	"$DRIVER" "$MOD" login-3.0-list
 check "login-9.9-list: the debug log names the unknown version" \
 	grep -q 'function list version 9.9 is unknown; passed through unwrapped' "$T/login-9.9-debug.err"
 
 both login-if-2.40 -- "$DRIVER" "$MOD" login-if-2.40
 baseline login-if-2.40
-unchanged login-if-2.40
+program_unchanged login-if-2.40
 exits_as "login-if-2.40: a login through the 2.40 interface is logged out" \
 	login-if-2.40.with <<EOF
 $LOGOUT_100
@@ -302,7 +243,7 @@ EOF
 # The list's own C_GetFunctionList member is wrapped too.
 both list-getter -- "$DRIVER" "$MOD" list-getter
 baseline list-getter
-unchanged list-getter
+program_unchanged list-getter
 exits_as "list-getter: a login through the list from the list's getter is logged out" \
 	list-getter.with <<EOF
 $LOGOUT_100
@@ -312,7 +253,7 @@ EOF
 # Slot 1 has sessions 100 and 101 (logged in on 101), slot 2 has 102.
 both two-slots FAKE_SLOTS=2 -- "$DRIVER" "$MOD" two-slots
 baseline two-slots
-unchanged two-slots
+program_unchanged two-slots
 E=$T/two-slots.with.exit
 s1=$(sed -n 's/^fake1 C_Logout session=\(10[01]\) slot=1 -> CKR_OK$/\1/p' "$E")
 case $s1 in
@@ -344,7 +285,7 @@ check "two-slots: slot 2 logged out before its session is closed" \
 # --- two modules ------------------------------------------------------
 both two-modules -- "$DRIVER" "$MOD" two-modules "$MOD2"
 baseline two-modules
-unchanged two-modules
+program_unchanged two-modules
 E=$T/two-modules.with.exit
 sort "$E" >"$T/got"
 sort >"$T/expected" <<'EOF'
@@ -370,7 +311,7 @@ for v in FAKE_GETTER_FAIL FAKE_GETTER_NULL; do
 		check "$n: the program reports its own error (status 3)" \
 			test "$(cat "$T/$n.without.rc")" = 3
 		check "$n: and says so on stderr" test -s "$T/$n.without.err"
-		unchanged "$n"
+		program_unchanged "$n"
 		same "$n: the whole log is the same with and without the library" \
 			"$T/$n.without.log" "$T/$n.with.log"
 	done
@@ -384,7 +325,7 @@ for st in 0 9; do
 		test "$(cat "$T/$n.without.rc")" = "$st"
 	check "$n: without the library nothing is called at exit" \
 		test ! -s "$T/$n.without.exit"
-	unchanged "$n"
+	program_unchanged "$n"
 	check "$n: the library tried C_Logout, which failed" \
 		grep -qx 'fake1 C_Logout session=100 slot=1 -> CKR_DEVICE_ERROR' \
 		"$T/$n.with.exit"
@@ -402,7 +343,7 @@ elif [ -n "${P11L_EMULATED:-}" ]; then
 elif command -v valgrind >/dev/null 2>&1; then
 	for sc in one-slot login-if-2.40 login-3.0 list-getter; do
 		n=valgrind.$sc
-		run "$n" "$P11L_LIB" -- valgrind -q --error-exitcode=99 \
+		run "$n" lib -- valgrind -q --error-exitcode=99 \
 			"$DRIVER" "$MOD" "$sc"
 		if [ "$(cat "$T/$n.rc")" = 0 ] && [ ! -s "$T/$n.err" ]; then
 			ok "$n: no memory error under valgrind with the library"
@@ -418,7 +359,7 @@ EOF
 	# passed through): neither copy may read past the module's list.
 	for v in 3.2 9.9; do
 		n=valgrind.list-$v
-		run "$n" "$P11L_LIB" FAKE_IFACE_VERSION=$v -- valgrind -q --error-exitcode=99 \
+		run "$n" lib FAKE_IFACE_VERSION=$v -- valgrind -q --error-exitcode=99 \
 			"$DRIVER" "$MOD" login-3.0-list
 		if [ "$(cat "$T/$n.rc")" = 0 ] && [ ! -s "$T/$n.err" ]; then
 			ok "$n: no memory error under valgrind with the library"
@@ -433,7 +374,7 @@ fi
 
 # --- the debug trace --------------------------------------------------
 check "one-slot: silent without P11LOGOUT_DEBUG" test ! -s "$T/one-slot.with.err"
-run debug "$P11L_LIB" P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
+run debug lib P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
 same "debug: exit status unchanged" "$T/one-slot.without.rc" "$T/debug.rc"
 same "debug: stdout unchanged" "$T/one-slot.without.out" "$T/debug.out"
 same "debug: the calls the module received unchanged" \
@@ -454,7 +395,7 @@ check "debug: that line names slot 1" \
 check "debug: the PIN never appears on stderr" \
 	test "$(grep -cF "$PIN" "$T/debug.err")" = 0
 
-run debug-fail "$P11L_LIB" P11LOGOUT_DEBUG=1 FAKE_LOGOUT_FAIL=1 -- \
+run debug-fail lib P11LOGOUT_DEBUG=1 FAKE_LOGOUT_FAIL=1 -- \
 	"$DRIVER" "$MOD" logout-fails
 same "debug-fail: exit status unchanged" "$T/logout-fails.0.without.rc" \
 	"$T/debug-fail.rc"
@@ -464,7 +405,7 @@ check "debug-fail: the trace names C_Logout and CKR_DEVICE_ERROR" \
 	grep -q 'C_Logout.*CKR_DEVICE_ERROR\|CKR_DEVICE_ERROR.*C_Logout' \
 	"$T/debug-fail.err"
 
-run debug-3.0 "$P11L_LIB" P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" login-3.0
+run debug-3.0 lib P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" login-3.0
 check "debug-3.0: the PIN never appears on stderr" \
 	test "$(grep -cF "$PIN" "$T/debug-3.0.err")" = 0
 check "debug-3.0: the trace names C_Logout and CKR_OK" \

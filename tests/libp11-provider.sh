@@ -16,18 +16,12 @@
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
 # Where this openssl looks for providers (openssl version -m).
 moddir=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
 P11L_LIBP11_PROV=${P11L_LIBP11_PROV:-${moddir:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
 [ -r "$P11L_LIBP11_PROV" ] ||
 	skip_all "libp11's provider is not installed ($P11L_LIBP11_PROV; libp11 0.4.14 and later, Debian unstable's libengine-pkcs11-openssl)"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-[ -x "${P11L_RUN:-}" ] || bail_out "p11-run not built: ${P11L_RUN:-unset}"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+p11l_spy_fixture p11-run
 p11l_engine_data
 P11L_CONF=$P11L_TMP/provider.cnf
 cat >"$P11L_CONF" <<EOF

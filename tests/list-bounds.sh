@@ -19,13 +19,7 @@ for f in "$P11L_LIB" "$MOD" "$PROG"; do
 done
 p11l_tmpdir
 T=$P11L_TMP
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-unset FAKE_LIST2_VERSION FAKE_SPLIT_LISTS FAKE_IFACE_VERSION FAKE_LOG
-: >"$T/empty.conf"
-P11LOGOUT_CONFIG=$T/empty.conf
-export P11LOGOUT_CONFIG
+p11l_hermetic
 
 # The memory checker: ASan in the ASan build, else the CI's valgrind line,
 # else valgrind here; empty when there is none.
@@ -41,27 +35,27 @@ elif command -v valgrind >/dev/null 2>&1; then
 	CHECKER=valgrind
 fi
 
-# run NAME PRELOAD ARG...: the program under the checker, with LD_PRELOAD
-# as given; stdout to $T/NAME.out, the module's calls to $T/NAME.log,
-# stderr to $T/NAME.err, the exit status to $T/NAME.rc.
-run() {
+# checked NAME PRELOAD [VAR=VALUE...] -- ARG...: run (tap-lib.sh) of the
+# program on the fake module, under the checker (the run without the
+# library too), with LD_PRELOAD as given.
+checked() {
 	name=$1 pre=$2
 	shift 2
-	: >"$T/$name.log"
-	rc=0
-	FAKE_LOG=$T/$name.log env LD_PRELOAD="$pre" $VG "$PROG" "$MOD" "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" || rc=$?
-	echo "$rc" >"$T/$name.rc"
+	vars=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		vars="$vars $(p11l_quote "$1")"
+		shift
+	done
+	shift
+	# shellcheck disable=SC2086
+	eval "run \"\$name\" \"\$pre\" $vars -- $VG \"\$PROG\" \"\$MOD\" \"\$@\""
 }
 before_exit() { sed '/^driver exit$/,$d' "$T/$1.log"; }
 after_exit() { sed '1,/^driver exit$/d' "$T/$1.log"; }
-show() { sed 's/^/#   /' "$@"; }
 
 for ver in 3.0 3.2; do
-	export FAKE_LIST2_VERSION=$ver
-	run "bare-$ver" "$(p11l_preload_none)" gfl
-	run "lib-$ver" "$(p11l_preload)" gfl
-	unset FAKE_LIST2_VERSION
+	checked "bare-$ver" "$(p11l_preload_none)" FAKE_LIST2_VERSION=$ver -- gfl
+	checked "lib-$ver" "$(p11l_preload)" FAKE_LIST2_VERSION=$ver -- gfl
 	check "$ver: the C_GetFunctionList list claims $ver (control)" \
 		grep -qx "C_GetFunctionList list claims $ver" "$T/bare-$ver.out"
 	check "$ver: without the library the program succeeds (control)" \
@@ -85,10 +79,8 @@ for ver in 3.0 3.2; do
 		grep -qx "fake1 C_Logout session=100 slot=1 -> CKR_OK" "$T/lib-$ver.log"
 done
 
-export FAKE_SPLIT_LISTS=1
-run bare-split "$(p11l_preload_none)" split
-run lib-split "$(p11l_preload)" split
-unset FAKE_SPLIT_LISTS
+checked bare-split "$(p11l_preload_none)" FAKE_SPLIT_LISTS=1 -- split
+checked lib-split "$(p11l_preload)" FAKE_SPLIT_LISTS=1 -- split
 check "split lists: the program succeeds without the library (control)" \
 	[ "$(cat "$T/bare-split.rc")" = 0 ]
 check "split lists: the program succeeds with the library" \

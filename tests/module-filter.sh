@@ -8,7 +8,7 @@
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/settings-lib.sh"
 
-srun base "" -- "$DRIVER" "$MOD" two-modules "$MOD2"
+run base "" -- "$DRIVER" "$MOD" two-modules "$MOD2"
 check "without the library: the program runs to its end, nothing at exit" \
 	test "$(rc base)" = 0 -a ! -s "$T/base.exit"
 for m in fake1 fake2; do
@@ -25,7 +25,7 @@ filter_case() {
 	shift 3
 	n=$((n + 1))
 	tag=f$n
-	srun "$tag" lib P11LOGOUT_MODULES="$pat" P11LOGOUT_DEBUG=1 "$@" -- \
+	run "$tag" lib P11LOGOUT_MODULES="$pat" P11LOGOUT_DEBUG=1 "$@" -- \
 		"$DRIVER" "$MOD" two-modules "$MOD2"
 	same "$name: stdout as without the library" "$T/base.out" "$T/$tag.out"
 	check "$name: exit status 0" test "$(rc "$tag")" = 0
@@ -68,12 +68,12 @@ filter_case "no pattern matches" "" "nothing.so:other.so"
 
 # From the configuration file, and the variable over the file.
 printf 'modules = fake-module2.so\n' >"$T/m2.conf"
-srun cf lib P11LOGOUT_CONFIG="$T/m2.conf" -- "$DRIVER" "$MOD" two-modules "$MOD2"
+run cf lib P11LOGOUT_CONFIG="$T/m2.conf" -- "$DRIVER" "$MOD" two-modules "$MOD2"
 grep '^fake1 ' "$T/cf.log" >"$T/cf.fake1"
 same "'modules =' in the file: fake1 untouched" "$T/base.fake1" "$T/cf.fake1"
 check "'modules =' in the file: fake2 logged out at exit" \
 	grep -qx 'fake2 C_Logout session=100 slot=1 -> CKR_OK' "$T/cf.exit"
-srun cfe lib P11LOGOUT_CONFIG="$T/m2.conf" P11LOGOUT_MODULES=fake-module.so -- \
+run cfe lib P11LOGOUT_CONFIG="$T/m2.conf" P11LOGOUT_MODULES=fake-module.so -- \
 	"$DRIVER" "$MOD" two-modules "$MOD2"
 grep '^fake2 ' "$T/cfe.log" >"$T/cfe.fake2"
 same "P11LOGOUT_MODULES over the file: fake2 untouched" "$T/base.fake2" "$T/cfe.fake2"
@@ -81,14 +81,14 @@ check "P11LOGOUT_MODULES over the file: fake1 logged out at exit" \
 	grep -qx 'fake1 C_Logout session=100 slot=1 -> CKR_OK' "$T/cfe.exit"
 
 # p11-run --modules.
-srun run "" -- "$P11L_RUN" --modules fake-module2.so "$DRIVER" "$MOD" two-modules "$MOD2"
+run run "" -- "$P11L_RUN" --modules fake-module2.so "$DRIVER" "$MOD" two-modules "$MOD2"
 grep '^fake1 ' "$T/run.log" >"$T/run.fake1"
 same "p11-run --modules: fake1 untouched" "$T/base.fake1" "$T/run.fake1"
 check "p11-run --modules: fake2 logged out at exit" \
 	grep -qx 'fake2 C_Logout session=100 slot=1 -> CKR_OK' "$T/run.exit"
 
 # Mode close does not reach a module left out either.
-srun unwrapped lib FAKE_SLOTS=2 P11LOGOUT_MODULES=nothing.so P11LOGOUT_MODE=close -- \
+run unwrapped lib FAKE_SLOTS=2 P11LOGOUT_MODULES=nothing.so P11LOGOUT_MODE=close -- \
 	"$DRIVER" "$MOD" mixed-slots
 check "mode close: a module left out runs to its end (status 0)" \
 	test "$(rc unwrapped)" = 0

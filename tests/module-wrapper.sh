@@ -37,8 +37,8 @@ fi
 LOGOUT='fake1 C_Logout session=100 slot=1 -> CKR_OK
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK'
 for sc in one-slot login-3.0 login-3.0-list login-if-2.40 list-getter; do
-	srun "d-$sc" "" -- "$DRIVER" "$MOD" "$sc"
-	srun "w-$sc" "" P11LOGOUT_MODULE="$MOD" -- "$DRIVER" "$WRAPPER" "$sc"
+	run "d-$sc" "" -- "$DRIVER" "$MOD" "$sc"
+	run "w-$sc" "" P11LOGOUT_MODULE="$MOD" -- "$DRIVER" "$WRAPPER" "$sc"
 	check "wrapper, $sc: the program runs to its end" \
 		test "$(rc "w-$sc")" = 0 -a ! -s "$T/w-$sc.err"
 	same "wrapper, $sc: stdout as with the module itself" "$T/d-$sc.out" "$T/w-$sc.out"
@@ -51,18 +51,18 @@ same "wrapper: the module gets the program's calls as without the wrapper" \
 	"$T/d-one-slot.prog" "$T/w-one-slot.prog"
 
 printf 'module = %s\nmode = finalize\n' "$MOD" >"$T/wrap.conf"
-srun w-file "" P11LOGOUT_CONFIG="$T/wrap.conf" -- "$DRIVER" "$WRAPPER" one-slot
+run w-file "" P11LOGOUT_CONFIG="$T/wrap.conf" -- "$DRIVER" "$WRAPPER" one-slot
 expect "wrapper, 'module =' in the file (and mode finalize): logged out and finalized" \
 	"$T/w-file.exit" <<EOF
 $LOGOUT
 fake1 C_Finalize -> CKR_OK
 EOF
-srun w-over "" P11LOGOUT_CONFIG="$T/wrap.conf" P11LOGOUT_MODULE="$MOD2" -- "$DRIVER" "$WRAPPER" one-slot
+run w-over "" P11LOGOUT_CONFIG="$T/wrap.conf" P11LOGOUT_MODULE="$MOD2" -- "$DRIVER" "$WRAPPER" one-slot
 check "wrapper: P11LOGOUT_MODULE wins over the file (fake2 used and logged out)" \
 	grep -qx 'fake2 C_Logout session=100 slot=1 -> CKR_OK' "$T/w-over.exit"
 check "wrapper: ... and fake1 never called" sh -c "! grep -q '^fake1' '$T/w-over.log'"
 
-srun w-none "" -- "$DRIVER" "$WRAPPER" one-slot
+run w-none "" -- "$DRIVER" "$WRAPPER" one-slot
 check "wrapper without a real module: the getter fails (the program's status 3)" \
 	test "$(rc w-none)" = 3
 check "wrapper without a real module: one warning line says so" \

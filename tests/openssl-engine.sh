@@ -17,14 +17,7 @@
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 openssl engine not found at $P11L_ENGINE"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-[ -x "${P11L_RUN:-}" ] || bail_out "p11-run not built: ${P11L_RUN:-unset}"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+p11l_spy_fixture engine p11-run
 P11L_CONF=$P11L_TMP/openssl.cnf
 p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
 p11l_engine_data

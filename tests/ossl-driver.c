@@ -12,8 +12,9 @@
  *   probe-raw    the same without asking OPENSSL_init_crypto first: a
  *                crash with OpenSSL 3.0
  *
- * stdout depends only on what OpenSSL and the module answer; "driver:
- * exit" goes to $ODD_LOG just before exit(). */
+ * stdout depends only on what OpenSSL and the module answer; "driver
+ * exit" (every test driver's last line) goes to $ODD_LOG just before
+ * exit(). */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -36,7 +37,7 @@ static void mark(const char *what)
 
 	if (!path || !*path)
 		return;
-	n = snprintf(line, sizeof line, "driver: %s\n", what);
+	n = snprintf(line, sizeof line, "%s\n", what);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 	if (fd >= 0) {
 		if (write(fd, line, (size_t)n) < 0)
@@ -121,11 +122,11 @@ int main(int argc, char **argv)
 	} else {
 		OPENSSL_cleanup();
 	}
-	mark("cleanup done");
+	mark("driver: cleanup done");
 	if (strcmp(sc, "late-logout") == 0) {
 		rv = ((CK_C_Logout)fl->fn[P11L_C_Logout])(h);
 		printf("C_Logout after cleanup: 0x%lx\n", rv);
 	}
-	mark("exit");
+	mark("driver exit");
 	exit(0);
 }

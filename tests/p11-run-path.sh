@@ -8,12 +8,7 @@
 [ -x "$P11L_RUN" ] || bail_out "missing $P11L_RUN"
 p11l_tmpdir
 T=$P11L_TMP
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-: >"$T/empty.conf"
-P11LOGOUT_CONFIG=$T/empty.conf
-export P11LOGOUT_CONFIG
+p11l_hermetic
 
 mkdir "$T/bin" "$T/[x]" "$T/x"
 ln -s "$P11L_RUN" "$T/bin/p11l-probe"

@@ -83,14 +83,14 @@ compare() {
 		shift
 	fi
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		cvars="$cvars $(settings_quote "$1")"
+		cvars="$cvars $(p11l_quote "$1")"
 		shift
 	done
 	shift
 	eval "env $cvars \"\$RUN\" \"\$@\" --show-config" >"$T/show.out" 2>"$T/show.err"
 	sed -n 1p "$T/show.out" >"$T/show.line"
 	# shellcheck disable=SC2086
-	eval "srun cmp '' $cvars -- \"\$RUN\" \"\$@\" -- \"\$DRIVER\" \"\$MOD\" no-login"
+	eval "run cmp '' $cvars -- \"\$RUN\" \"\$@\" -- \"\$DRIVER\" \"\$MOD\" no-login"
 	banner "$T/cmp.err" >"$T/cmp.banner"
 	if [ -s "$T/cmp.banner" ] && cmp -s "$T/show.line" "$T/cmp.banner"; then
 		ok "--show-config = banner: $d"
@@ -199,7 +199,7 @@ check "symlink whose only match in PATH is itself: status 127" test $? = 127
 
 # The library through a symlink really logs out: the fake driver.
 ln -s "$RUN" "$T/bin/fake-driver"
-srun sym "" PATH="$T/bin:$(dirname "$DRIVER"):$PATH" -- "$T/bin/fake-driver" "$MOD" one-slot
+run sym "" PATH="$T/bin:$(dirname "$DRIVER"):$PATH" -- "$T/bin/fake-driver" "$MOD" one-slot
 expect "symlink 'fake-driver': the real one runs, logged out at exit" "$T/sym.exit" <<'EOF'
 fake1 C_Logout session=100 slot=1 -> CKR_OK
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK

@@ -24,11 +24,7 @@
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 openssl engine not found at $P11L_ENGINE"
-[ -r "$P11L_P11KIT_PROXY" ] || skip_all "p11-kit-proxy not found at $P11L_P11KIT_PROXY"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
+p11l_spy_fixture engine proxy
 
 # as_user COMMAND...: run COMMAND as a non-root uid (see above).
 if [ "$(id -u)" -eq 0 ]; then
@@ -40,8 +36,6 @@ else
 	as_user() { "$@"; }
 fi
 
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
 p11l_engine_data
 P11L_CONF=$P11L_TMP/openssl.cnf
 

@@ -9,12 +9,7 @@
 . "$P11L_TEST_SRCDIR/softhsm-setup.sh"
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+p11l_spy_fixture
 
 printf 'libp11logout pkcs11-tool test data\n' >"$P11L_TMP/data"
 openssl dgst -sha256 -binary "$P11L_TMP/data" >"$P11L_TMP/data.sha256"

@@ -6,7 +6,7 @@
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/robust-lib.sh"
 
-rrun base "" ROBUST_EXIT=9 -- "$ROBUST_DRIVER" login "$ODD"
+run base "" ROBUST_EXIT=9 -- "$ROBUST_DRIVER" login "$ODD"
 
 # VARIABLE|LABEL|VALUE|WARNINGS[|TODO reason] (VALUE may hold spaces;
 # "" is empty).
@@ -76,7 +76,7 @@ table >"$T/table"
 while IFS='|' read -r var label value warns why; do
 	i=$((i + 1))
 	n=cfg-$i
-	rrun "$n" lib ROBUST_EXIT=9 "P11LOGOUT_$var=$value" -- "$ROBUST_DRIVER" login "$ODD"
+	run "$n" lib ROBUST_EXIT=9 "P11LOGOUT_$var=$value" -- "$ROBUST_DRIVER" login "$ODD"
 	what="P11LOGOUT_$var $label ('$value')"
 	# Debug output aside, stderr is the warnings alone.
 	if [ "$var" = DEBUG ] && { [ "$value" = 1 ] || [ "$value" = yes ]; }; then
@@ -110,13 +110,13 @@ EOF2
 done <"$T/table"
 
 # A warning names the variable and the value.
-rrun words lib P11LOGOUT_TIMEOUT=soon -- "$ROBUST_DRIVER" login "$ODD"
+run words lib P11LOGOUT_TIMEOUT=soon -- "$ROBUST_DRIVER" login "$ODD"
 check "the TIMEOUT warning names the variable and the value" \
 	grep -q "^libp11logout: P11LOGOUT_TIMEOUT='soon'" "$T/words.err"
 
 # The default really applies after a bad value: a stuck logout waits 5 s.
 n=bad-timeout-default
-rrun "$n" lib P11LOGOUT_TIMEOUT=soon ODD_MODE=logout-hang ROBUST_EXIT=9 -- \
+run "$n" lib P11LOGOUT_TIMEOUT=soon ODD_MODE=logout-hang ROBUST_EXIT=9 -- \
 	"$ROBUST_DRIVER" login "$ODD"
 check "P11LOGOUT_TIMEOUT=soon: the default 5 s bound applies (waited $(ms $n) ms)" \
 	test "$(ms $n)" -ge 5000
@@ -124,11 +124,11 @@ within "P11LOGOUT_TIMEOUT=soon: ... and ends the wait" "$n" 6000
 same "P11LOGOUT_TIMEOUT=soon, stuck: exit status unchanged" "$T/base.rc" "$T/$n.rc"
 
 # Both bad at once: one line each.
-rrun both lib P11LOGOUT_DEBUG=maybe P11LOGOUT_TIMEOUT=-3 -- "$ROBUST_DRIVER" login "$ODD"
+run both lib P11LOGOUT_DEBUG=maybe P11LOGOUT_TIMEOUT=-3 -- "$ROBUST_DRIVER" login "$ODD"
 check "both bad: exactly two lines on stderr" test "$(wc -l <"$T/both.err")" = 2
 
 # A process that never uses PKCS#11 never reads them.
-rrun nomodule lib P11LOGOUT_DEBUG=maybe P11LOGOUT_TIMEOUT=soon -- "$ROBUST_DRIVER"
+run nomodule lib P11LOGOUT_DEBUG=maybe P11LOGOUT_TIMEOUT=soon -- "$ROBUST_DRIVER"
 check "a program that loads no module: no warning" \
 	sh -c "! grep -q libp11logout '$T/nomodule.err'"
 check "a program that loads no module: its own status (2)" test "$(rc nomodule)" = 2

@@ -25,8 +25,8 @@
  *                                  C_Logout: the crash the library avoids
  *
  * stdout depends only on what the module answers.  Lines "driver: ..." go
- * to $ODD_LOG, the last one "driver: exit" just before exit(), so what the
- * log has after it happened at exit.  Exit status: $ROBUST_EXIT (default 0)
+ * to $ODD_LOG, and "driver exit" (fake-driver's marker too) just before
+ * exit(), so what the log has after it happened at exit.  Exit status: $ROBUST_EXIT (default 0)
  * unless the scenario says otherwise; 1 on an unexpected failure. */
 #include "config.h"
 
@@ -55,27 +55,42 @@ struct mod {
 
 static const char *pin = "123456";
 
-static void mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void mark(const char *fmt, ...)
+/* Appends one line to $ODD_LOG (when set). */
+static void log_line(const char *line, size_t n)
 {
 	const char *path = getenv("ODD_LOG");
-	char line[256];
-	va_list ap;
-	int n, fd;
+	int fd;
 
 	if (!path || !*path)
 		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	if (fd >= 0) {
+		if (write(fd, line, n) < 0)
+			perror("robust-driver: log");
+		close(fd);
+	}
+}
+
+static void mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void mark(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
 	n = snprintf(line, sizeof line, "driver: ");
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	line[n++] = '\n';
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-	if (fd >= 0) {
-		if (write(fd, line, (size_t)n) < 0)
-			perror("robust-driver: log");
-		close(fd);
-	}
+	log_line(line, (size_t)n);
+}
+
+/* The marker every test driver writes last (tests/tap-lib.sh's run
+ * splits the log there): what follows happened at exit. */
+static void mark_exit(void)
+{
+	log_line("driver exit\n", 12);
 }
 
 static int exit_status(void)
@@ -87,7 +102,7 @@ static int exit_status(void)
 static void finish(void)
 {
 	fflush(stdout);
-	mark("exit");
+	mark_exit();
 	exit(exit_status());
 }
 
@@ -363,7 +378,7 @@ static void *exiter_main(void *arg)
 {
 	(void)arg;
 	fflush(stdout);
-	mark("exit");
+	mark_exit();
 	exit(exit_thread_status);
 }
 

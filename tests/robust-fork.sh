@@ -7,8 +7,8 @@
 . "$P11L_TEST_SRCDIR/robust-lib.sh"
 
 for v in plain reinit logout; do
-	rrun "fork-$v.without" "" -- "$ROBUST_DRIVER" fork "$ODD" "$v"
-	rrun "fork-$v.with" lib -- "$ROBUST_DRIVER" fork "$ODD" "$v"
+	run "fork-$v.without" "" -- "$ROBUST_DRIVER" fork "$ODD" "$v"
+	run "fork-$v.with" lib -- "$ROBUST_DRIVER" fork "$ODD" "$v"
 done
 
 # The control: a C_Logout in the child is what breaks the parent.  If the
@@ -16,7 +16,7 @@ done
 check "control: a child's C_Logout makes the parent's C_Sign fail (CKR_USER_NOT_LOGGED_IN)" \
 	grep -qx 'parent C_Sign after the child exited: 0x101' "$T/fork-logout.without.out"
 
-unchanged fork-plain
+output_unchanged fork-plain
 check "plain: the parent signs after the child exited" \
 	grep -qx 'parent C_Sign after the child exited: 0x0' "$T/fork-plain.with.out"
 expect "plain: exact module calls without the library (nothing at exit)" \
@@ -27,7 +27,7 @@ odd C_Login(slot 1) -> CKR_OK
 driver: fork
 driver: child exited with 0
 odd C_Sign(slot 1) -> CKR_OK
-driver: exit
+driver exit
 EOF2
 expect "plain: exact module calls with the library: no C_Logout from the child, one at the parent's exit" \
 	"$T/fork-plain.with.log" <<EOF2
@@ -37,7 +37,7 @@ odd C_Login(slot 1) -> CKR_OK
 driver: fork
 driver: child exited with 0
 odd C_Sign(slot 1) -> CKR_OK
-driver: exit
+driver exit
 odd C_Logout(slot 1) -> CKR_OK
 odd C_CloseSession(slot 1) -> CKR_OK
 EOF2
@@ -45,7 +45,7 @@ quiet fork-plain.with
 
 # A child that initialises the module itself and logs in to another slot:
 # its own login is released at its exit, the parent's is not touched.
-unchanged fork-reinit
+output_unchanged fork-reinit
 check "reinit: the parent signs after the child exited" \
 	grep -qx 'parent C_Sign after the child exited: 0x0' "$T/fork-reinit.with.out"
 expect "reinit: exact module calls with the library: the child logs out its own slot 2 only" \
@@ -61,7 +61,7 @@ odd C_Logout(slot 2) -> CKR_OK
 odd C_CloseSession(slot 2) -> CKR_OK
 driver: child exited with 0
 odd C_Sign(slot 1) -> CKR_OK
-driver: exit
+driver exit
 odd C_Logout(slot 1) -> CKR_OK
 odd C_CloseSession(slot 1) -> CKR_OK
 EOF2

@@ -8,9 +8,9 @@
 both() {
 	name=$1
 	shift
-	rrun "$name.without" "" ROBUST_EXIT=5 "$@"
-	rrun "$name.with" lib ROBUST_EXIT=5 "$@"
-	unchanged "$name"
+	run "$name.without" "" ROBUST_EXIT=5 "$@"
+	run "$name.with" lib ROBUST_EXIT=5 "$@"
+	output_unchanged "$name"
 	quiet "$name.with"
 }
 

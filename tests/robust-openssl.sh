@@ -9,20 +9,20 @@ OSSL=$P11L_TEST_BUILDDIR/ossl-driver
 [ -x "$OSSL" ] && [ -f "$ODDC" ] || skip_all "built without libcrypto"
 
 # The premise: after OPENSSL_cleanup() no HMAC can be computed.
-rrun probe "" -- "$OSSL" "$ODDC" probe
+run probe "" -- "$OSSL" "$ODDC" probe
 expect "premise: an HMAC works before OPENSSL_cleanup() and fails after it" \
 	"$T/probe.out" <<EOF2
 HMAC before cleanup: ok
 HMAC after cleanup: fails
 EOF2
-rrun probe-raw "" -- "$OSSL" "$ODDC" probe-raw
+run probe-raw "" -- "$OSSL" "$ODDC" probe-raw
 check "premise: EVP_Q_mac itself, called after OPENSSL_cleanup(), does not work (status $(rc probe-raw))" \
 	sh -c "! grep -qx 'HMAC after cleanup: ok' '$T/probe-raw.out'"
 
 n=cleanup
-rrun "$n.without" "" -- "$OSSL" "$ODDC" cleanup
-rrun "$n.with" lib -- "$OSSL" "$ODDC" cleanup
-unchanged "$n"
+run "$n.without" "" -- "$OSSL" "$ODDC" cleanup
+run "$n.with" lib -- "$OSSL" "$ODDC" cleanup
+output_unchanged "$n"
 check "$n: without the library there is no C_Logout at all" \
 	sh -c "! grep -q C_Logout '$T/$n.without.log'"
 expect "$n: with the library C_Logout succeeds, before OpenSSL is torn down" \
@@ -33,14 +33,14 @@ oddcrypto C_Login(slot 1) -> CKR_OK
 oddcrypto C_Logout(slot 1) -> CKR_OK
 oddcrypto C_CloseSession(slot 1) -> CKR_OK
 driver: cleanup done
-driver: exit
+driver exit
 EOF2
 quiet "$n.with"
 
 # The failure mode: a logout after OPENSSL_cleanup() fails.
 n=late-logout
-rrun "$n.without" "" -- "$OSSL" "$ODDC" late-logout
-rrun "$n.with" lib -- "$OSSL" "$ODDC" late-logout
+run "$n.without" "" -- "$OSSL" "$ODDC" late-logout
+run "$n.with" lib -- "$OSSL" "$ODDC" late-logout
 check "$n: without the library the program's own logout after OPENSSL_cleanup() fails (CKR_DEVICE_ERROR)" \
 	grep -qx 'C_Logout after cleanup: 0x30' "$T/$n.without.out"
 # (The library logged out before the teardown and closed the slot's
@@ -56,7 +56,7 @@ check "$n: with the library the module logged out successfully" \
 # Without the interposer (libcrypto's own OPENSSL_cleanup called through
 # its handle), the exit handler comes too late.
 n=bypass
-rrun "$n.with" lib -- "$OSSL" "$ODDC" bypass
+run "$n.with" lib -- "$OSSL" "$ODDC" bypass
 expect "$n: without the interposer the exit-time logout fails (CKR_DEVICE_ERROR)" \
 	"$T/$n.with.exit" <<EOF2
 oddcrypto C_Logout(slot 1) -> CKR_DEVICE_ERROR

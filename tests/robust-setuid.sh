@@ -41,7 +41,7 @@ sgenv=
 [ -n "${ASAN_OPTIONS+x}" ] && sgenv="ASAN_OPTIONS=${ASAN_OPTIONS}:detect_leaks=0"
 
 # The control: the same program, not setgid, with the same settings.
-rrun plain "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=bad -- "$T/secure-prog-plain" "$ODD"
+run plain "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=bad -- "$T/secure-prog-plain" "$ODD"
 check "control: not setgid: AT_SECURE=0" grep -qx 'AT_SECURE=0' "$T/plain.out"
 check "control: the getter is wrapped (the library is loaded)" \
 	grep -qx 'getter wrapped by libp11logout: yes' "$T/plain.out"
@@ -49,7 +49,7 @@ check "control: not setgid: a debug trace" grep -q '^libp11logout: .*C_Logout' "
 check "control: not setgid: one warning about P11LOGOUT_TIMEOUT" \
 	test "$(grep -c 'P11LOGOUT_TIMEOUT=' "$T/plain.err")" = 1
 
-rrun sg "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=bad $sgenv -- "$sg" "$ODD"
+run sg "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=bad $sgenv -- "$sg" "$ODD"
 check "setgid: AT_SECURE=1 in the process" grep -qx 'AT_SECURE=1' "$T/sg.out"
 check "setgid: the getter is wrapped (the library is loaded)" \
 	grep -qx 'getter wrapped by libp11logout: yes' "$T/sg.out"
@@ -61,7 +61,7 @@ odd C_CloseSession(slot 1) -> CKR_OK
 EOF2
 
 # P11LOGOUT_TIMEOUT=1 is ignored too: a stuck logout gets the default 5 s.
-rrun sg-stuck "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=1 ODD_MODE=logout-hang $sgenv -- "$sg" "$ODD"
+run sg-stuck "" P11LOGOUT_DEBUG=1 P11LOGOUT_TIMEOUT=1 ODD_MODE=logout-hang $sgenv -- "$sg" "$ODD"
 check "setgid: P11LOGOUT_TIMEOUT=1 ignored: the default bound applies (waited $(ms sg-stuck) ms >= 4500)" \
 	test "$(ms sg-stuck)" -ge 4500
 within "setgid: ... and ended by it" sg-stuck 6000

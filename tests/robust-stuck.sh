@@ -5,14 +5,14 @@
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/robust-lib.sh"
 
-rrun stuck.without "" ODD_MODE=logout-hang ROBUST_EXIT=42 -- \
+run stuck.without "" ODD_MODE=logout-hang ROBUST_EXIT=42 -- \
 	"$ROBUST_DRIVER" login "$ODD"
 check "without the library: status 42, no call at exit" \
 	test "$(rc stuck.without)" = 42 -a ! -s "$T/stuck.without.exit"
 
 for b in 2 1; do
 	n=stuck-$b
-	rrun "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 \
+	run "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 \
 		P11LOGOUT_TIMEOUT=$b -- "$ROBUST_DRIVER" login "$ODD"
 	check "$n: the program's own exit status (42)" test "$(rc "$n.with")" = 42
 	within "$n: P11LOGOUT_TIMEOUT=$b: ended within $((b + 1)) s" "$n.with" $((b * 1000 + 1000))
@@ -24,7 +24,7 @@ for b in 2 1; do
 done
 
 n=stuck-default
-rrun "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 -- "$ROBUST_DRIVER" login "$ODD"
+run "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 -- "$ROBUST_DRIVER" login "$ODD"
 check "$n: the program's own exit status (42)" test "$(rc "$n.with")" = 42
 within "$n: default bound: ended within 6 s" "$n.with" 6000
 check "$n: default bound: waited 5 s" test "$(ms "$n.with")" -ge 5000
@@ -32,8 +32,8 @@ quiet "$n.with"
 
 # The control: no bound (0) and the process never ends.
 n=stuck-unbounded
-rrun "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=0 \
-	ROBUST_KILL=3 -- "$ROBUST_DRIVER" login "$ODD"
+run "$n.with" lib ODD_MODE=logout-hang ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=0 \
+	KILL_AFTER=3 -- "$ROBUST_DRIVER" login "$ODD"
 check "control: P11LOGOUT_TIMEOUT=0 waits for ever (killed by timeout: 124)" \
 	test "$(rc "$n.with")" = 124
 

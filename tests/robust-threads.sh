@@ -44,7 +44,7 @@ verify() {
 		grep -qx 'odd state unload: logged in: none; sessions: .*' "$T/$n.with.exit"
 	check "$n: without the library, the same slots stay logged in (what the check guards)" \
 		grep -q '^odd state unload: logged in: [0-9]' "$T/$n.without.exit"
-	unchanged "$n"
+	output_unchanged "$n"
 	quiet "$n.with"
 }
 
@@ -52,7 +52,7 @@ for how in own shared; do
 	n=threads-$how
 	for w in without with; do
 		[ $w = with ] && pre=lib || pre=
-		rrun "$n.$w" "$pre" ODD_SLOTS=16 ODD_DUMP_AT_UNLOAD=1 -- \
+		run "$n.$w" "$pre" ODD_SLOTS=16 ODD_DUMP_AT_UNLOAD=1 -- \
 			"$ROBUST_DRIVER" threads "$ODD" "$NTHREADS" "$OPS" "$how"
 	done
 	verify "$n"
@@ -64,11 +64,11 @@ done
 # stamp, and a removal spares records added after it began, so the raced
 # login or session is still released at exit.
 n=race-logout
-rrun "$n.without" "" ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
+run "$n.without" "" ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" logout
-rrun "$n.with" lib ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
+run "$n.with" lib ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" logout
-unchanged "$n"
+output_unchanged "$n"
 check "$n: the module ends logged in (the second thread's login)" \
 	grep -qx 'odd state end: logged in: 1; sessions: 1:2' "$T/$n.with.log"
 check "$n: without the library it stays logged in" \
@@ -79,11 +79,11 @@ check "$n: ... so the token is logged out when the module unloads" \
 	grep -qx 'odd state unload: logged in: none; sessions: none' "$T/$n.with.log"
 
 n=race-closeall
-rrun "$n.without" "" ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
+run "$n.without" "" ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" closeall
-rrun "$n.with" lib ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
+run "$n.with" lib ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" closeall
-unchanged "$n"
+output_unchanged "$n"
 check "$n: the module ends logged in with the new session open" \
 	grep -qx 'odd state end: logged in: 1; sessions: 1:1' "$T/$n.with.log"
 check "$n: logged out at exit" grep -qx 'odd C_Logout(slot 1) -> CKR_OK' "$T/$n.with.exit"
@@ -92,11 +92,11 @@ check "$n: a session opened while C_CloseAllSessions returns is closed at exit" 
 
 # exit() from a thread while 6 others sleep inside the module.
 n=exit-thread
-rrun "$n.without" "" ODD_MODE=info-hang ROBUST_KILL=20 -- \
+run "$n.without" "" ODD_MODE=info-hang KILL_AFTER=20 -- \
 	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
-rrun "$n.with" lib ODD_MODE=info-hang ROBUST_KILL=20 -- \
+run "$n.with" lib ODD_MODE=info-hang KILL_AFTER=20 -- \
 	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
-unchanged "$n"
+output_unchanged "$n"
 check "$n: exits with the status given to exit() (3)" test "$(rc "$n.with")" = 3
 within "$n: no deadlock: done within 5 s" "$n.with" 5000
 expect "$n: the login is released at exit" "$T/$n.with.exit" <<EOF2
@@ -108,11 +108,11 @@ quiet "$n.with"
 # The sleeping threads hold the module's lock: the exit logout cannot get
 # in, and the bound ends the wait.
 n=exit-thread-locked
-rrun "$n.without" "" ODD_MODE=info-hang-locked ROBUST_KILL=20 -- \
+run "$n.without" "" ODD_MODE=info-hang-locked KILL_AFTER=20 -- \
 	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
-rrun "$n.with" lib ODD_MODE=info-hang-locked P11LOGOUT_TIMEOUT=2 ROBUST_KILL=20 -- \
+run "$n.with" lib ODD_MODE=info-hang-locked P11LOGOUT_TIMEOUT=2 KILL_AFTER=20 -- \
 	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
-unchanged "$n"
+output_unchanged "$n"
 check "$n: exits with the status given to exit() (3)" test "$(rc "$n.with")" = 3
 within "$n: no deadlock: done within the 2 s bound + 1.5 s" "$n.with" 3500
 quiet "$n.with"

@@ -10,7 +10,7 @@ cp "$P11L_LIB" "$T/libp11logout-copy.so"
 ln -s "$P11L_LIB" "$T/libp11logout-link.so"
 pfx=${P11L_PRELOAD_PREFIX:+$P11L_PRELOAD_PREFIX }
 
-rrun base "" -- "$ROBUST_DRIVER" login "$ODD"
+run base "" -- "$ROBUST_DRIVER" login "$ODD"
 i=0
 for second in "$T/copy/libp11logout.so" "$T/libp11logout-copy.so" \
 	"$T/libp11logout-link.so"; do
@@ -18,9 +18,9 @@ for second in "$T/copy/libp11logout.so" "$T/libp11logout-copy.so" \
 	for order in first second; do
 		n=twice-$i-$order
 		if [ $order = first ]; then
-			rrun "$n" "$pfx$P11L_LIB $second" -- "$ROBUST_DRIVER" login "$ODD"
+			run "$n" "$pfx$P11L_LIB $second" -- "$ROBUST_DRIVER" login "$ODD"
 		else
-			rrun "$n" "$pfx$second $P11L_LIB" -- "$ROBUST_DRIVER" login "$ODD"
+			run "$n" "$pfx$second $P11L_LIB" -- "$ROBUST_DRIVER" login "$ODD"
 		fi
 		what="${second##*/} ($order in LD_PRELOAD order)"
 		expect "$n: $what: exactly one C_Logout at exit" "$T/$n.exit" <<EOF2

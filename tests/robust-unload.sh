@@ -7,9 +7,9 @@
 
 # --- finalise, unload, load again, log in -----------------------------
 n=reload
-rrun "$n.without" "" -- "$ROBUST_DRIVER" reload "$ODD"
-rrun "$n.with" lib -- "$ROBUST_DRIVER" reload "$ODD"
-unchanged "$n"
+run "$n.without" "" -- "$ROBUST_DRIVER" reload "$ODD"
+run "$n.with" lib -- "$ROBUST_DRIVER" reload "$ODD"
+output_unchanged "$n"
 check "$n: the module really was unmapped by dlclose" \
 	grep -qx 'mapped after dlclose: no' "$T/$n.with.out"
 expect "$n: exact module calls with the library: the second login is released at exit, once" \
@@ -22,7 +22,7 @@ odd C_Initialize -> CKR_OK
 odd C_OpenSession(slot 1) -> CKR_OK
 odd C_Login(slot 1) -> CKR_OK
 odd C_Sign(slot 1) -> CKR_OK
-driver: exit
+driver exit
 odd C_Logout(slot 1) -> CKR_OK
 odd C_CloseSession(slot 1) -> CKR_OK
 EOF2
@@ -33,30 +33,30 @@ quiet "$n.with"
 # The control: calling the module's old C_Logout after the dlclose is a
 # crash, which is what the exit handler must not do.
 n=stale-call
-rrun "$n" "" -- "$ROBUST_DRIVER" stale-call "$ODD"
+run "$n" "" -- "$ROBUST_DRIVER" stale-call "$ODD"
 # (Under a sanitizer the crash is reported with its exit code instead.)
 check "control: calling into the unloaded module crashes (status $(rc $n))" \
 	sh -c "test $(rc $n) != 0 && ! grep -q 'stale C_Logout returned' '$T/$n.out'"
 
 n=unload
-rrun "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
-rrun "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
-unchanged "$n"
+run "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
+run "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
+output_unchanged "$n"
 check "$n: the program's own exit status (7)" test "$(rc "$n.with")" = 7
 check "$n: the module really was unmapped by dlclose" \
 	grep -qx 'mapped after dlclose: no' "$T/$n.with.out"
 check "$n: nothing is called at exit" test ! -s "$T/$n.with.exit"
 quiet "$n.with"
-rrun "$n.debug" lib ROBUST_EXIT=7 P11LOGOUT_DEBUG=1 -- "$ROBUST_DRIVER" unload "$ODD"
+run "$n.debug" lib ROBUST_EXIT=7 P11LOGOUT_DEBUG=1 -- "$ROBUST_DRIVER" unload "$ODD"
 check "$n: the exit handler ran, found the login and saw the module gone" \
 	grep -q 'no longer loaded' "$T/$n.debug.err"
 check "$n: debug run exits with 7 too" test "$(rc "$n.debug")" = 7
 
 # Another module loaded after the unload (maybe at the same address).
 n=unload-other
-rrun "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
-rrun "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
-unchanged "$n"
+run "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
+run "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
+output_unchanged "$n"
 check "$n: the program's own exit status (7)" test "$(rc "$n.with")" = 7
 check "$n: nothing is called at exit, in either module" test ! -s "$T/$n.with.exit"
 quiet "$n.with"

@@ -17,12 +17,7 @@ for f in "$P11L_LIB" "$L/rtld-next-a.so" "$L/rtld-next-b.so" \
 done
 [ -x "$PROG" ] || bail_out "missing $PROG"
 p11l_tmpdir
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-: >"$P11L_TMP/empty.conf"
-P11LOGOUT_CONFIG=$P11L_TMP/empty.conf
-export P11LOGOUT_CONFIG
+p11l_hermetic
 
 if command -v timeout >/dev/null 2>&1; then TIMEOUT="timeout 60"; else TIMEOUT=; fi
 

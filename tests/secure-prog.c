@@ -2,7 +2,7 @@
  * paths), so that the library is there when it runs setgid.  It prints
  * AT_SECURE from its auxiliary vector, whether the module's getter came
  * back wrapped by the library, and logs in to slot 1 of MODULE; then
- * writes "driver: exit" to $ODD_LOG and returns from main.
+ * writes "driver exit" to $ODD_LOG and returns from main.
  *
  * Usage: secure-prog MODULE */
 #include "config.h"
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	const char *log = getenv("ODD_LOG");
 	int fd = log ? open(log, O_WRONLY | O_APPEND) : -1;
 	if (fd >= 0) {
-		if (write(fd, "driver: exit\n", 13) != 13)
+		if (write(fd, "driver exit\n", 12) != 12)
 			perror("secure-prog: log");
 		close(fd);
 	}

@@ -11,19 +11,12 @@
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 openssl engine not found at $P11L_ENGINE"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
 command -v mkfifo >/dev/null 2>&1 || skip_all "mkfifo(1) is needed"
-
 unset LD_PRELOAD
-p11l_tmpdir
+p11l_spy_fixture engine
 T=$P11L_TMP
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
 P11L_CONF=$T/openssl.cnf
 p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
-: >"$T/empty.conf"
 mkfifo "$T/fifo" || bail_out "mkfifo failed"
 # Held open for writing by the test, so openssl's read just waits.
 exec 7<>"$T/fifo"

@@ -10,34 +10,17 @@
 
 EXIT_DRIVER=$P11L_TEST_BUILDDIR/exit-driver
 [ -x "$EXIT_DRIVER" ] || bail_out "missing $EXIT_DRIVER: run make check"
-: >"$T/empty.conf"
 
-# srun TAG PRELOAD SIGNALS WHEN [VAR=VALUE...] -- COMMAND...: runs COMMAND
-# in the background (hermetic, as rrun), waits for WHEN in its log, sends
-# each of SIGNALS (comma-separated; "-" for a pause of 0.3 s), and waits
-# for it.  Leaves TAG.rc, TAG.log, TAG.out, TAG.err, TAG.ms (from the first
-# signal to the end).
-srun() {
-	tag=$1 pre=$2 sigs=$3 when=$4
+# signalled TAG PRELOAD SIGNALS WHEN [VAR=VALUE...] -- COMMAND...: runs
+# COMMAND in the background (run_bg: hermetic, as run), waits for WHEN in
+# its log, sends each of SIGNALS (comma-separated; "-" for a pause of
+# 0.3 s), and waits for it.  Leaves TAG.rc, TAG.log, TAG.out, TAG.err,
+# TAG.ms (from the first signal to the end).
+signalled() {
+	stag=$1 spre=$2 sigs=$3 when=$4
 	shift 4
-	vars=
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		vars="$vars $(robust_quote "$1")"
-		shift
-	done
-	shift
-	[ "$pre" = lib ] && pre=$(robust_preload)
-	if [ -n "$pre" ]; then
-		# shellcheck disable=SC2086
-		set -- env LD_PRELOAD="$pre" $ROBUST_VG "$@"
-	fi
-	: >"$T/$tag.log"
-	unsets=$(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/-u \1/p' | tr '\n' ' ')
-	# A background job starts with SIGINT and SIGQUIT ignored: restored.
-	eval "exec env --default-signal=INT,QUIT -u LD_PRELOAD $unsets -u ODD_MODE -u ODD_LOGOUT_MS \
-		P11LOGOUT_CONFIG=\"\$T/empty.conf\" ODD_LOG=\"\$T/\$tag.log\" \
-		$vars \"\$@\"" >"$T/$tag.out" 2>"$T/$tag.err" </dev/null &
-	pid=$!
+	run_bg "$stag" "$spre" "$@"
+	pid=$p11l_pid
 	i=0
 	while ! grep -q -x -F -- "$when" "$T/$tag.log" && [ $i -lt 100 ]; do
 		sleep 0.1
@@ -57,9 +40,9 @@ logouts() { grep -c -x -F 'odd C_Logout(slot 1) -> CKR_OK' "$T/$1.log"; }
 
 for s in TERM INT HUP QUIT; do
 	n=sig-$s
-	srun "$n.without" "" "$s" "driver: logged in" -- "$EXIT_DRIVER" wait "$ODD"
-	srun "$n.off" lib "$s" "driver: logged in" -- "$EXIT_DRIVER" wait "$ODD"
-	srun "$n.with" lib "$s" "driver: logged in" P11LOGOUT_SIGNALS=TERM,INT,HUP,QUIT -- \
+	signalled "$n.without" "" "$s" "driver: logged in" -- "$EXIT_DRIVER" wait "$ODD"
+	signalled "$n.off" lib "$s" "driver: logged in" -- "$EXIT_DRIVER" wait "$ODD"
+	signalled "$n.with" lib "$s" "driver: logged in" P11LOGOUT_SIGNALS=TERM,INT,HUP,QUIT -- \
 		"$EXIT_DRIVER" wait "$ODD"
 	check "$n: control without the library: dies of SIG$s (status $(rc "$n.without")), no C_Logout" \
 		test "$(rc "$n.without")" -gt 128 -a "$(logouts "$n.without")" = 0
@@ -75,16 +58,16 @@ done
 
 # A signal not in the list: no release.
 n=sig-unlisted
-srun "$n.with" lib TERM "driver: logged in" P11LOGOUT_SIGNALS=INT -- "$EXIT_DRIVER" wait "$ODD"
+signalled "$n.with" lib TERM "driver: logged in" P11LOGOUT_SIGNALS=INT -- "$EXIT_DRIVER" wait "$ODD"
 check "$n: SIGTERM with P11LOGOUT_SIGNALS=INT: no C_Logout, dies of SIGTERM (143)" \
 	test "$(logouts "$n.with")" = 0 -a "$(rc "$n.with")" = 143
 
 # Inside the module, holding its lock: the release cannot get in; the
 # process still ends within the bound, from the same signal.
 n=locked
-srun "$n.without" "" TERM "odd C_GetInfo: sleeping with the lock held" \
+signalled "$n.without" "" TERM "odd C_GetInfo: sleeping with the lock held" \
 	ODD_MODE=info-hang-locked -- "$EXIT_DRIVER" locked "$ODD"
-srun "$n.with" lib TERM "odd C_GetInfo: sleeping with the lock held" \
+signalled "$n.with" lib TERM "odd C_GetInfo: sleeping with the lock held" \
 	ODD_MODE=info-hang-locked P11LOGOUT_SIGNALS=TERM P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" locked "$ODD"
 same "$n: dies of SIGTERM as without the library" "$T/$n.without.rc" "$T/$n.with.rc"
@@ -94,7 +77,7 @@ quiet "$n.with"
 
 # A second signal during the release ends the process at once.
 n=second
-srun "$n.with" lib TERM,-,TERM "odd C_GetInfo: sleeping with the lock held" \
+signalled "$n.with" lib TERM,-,TERM "odd C_GetInfo: sleeping with the lock held" \
 	ODD_MODE=info-hang-locked P11LOGOUT_SIGNALS=TERM P11LOGOUT_TIMEOUT=5 -- \
 	"$EXIT_DRIVER" locked "$ODD"
 check "$n: dies of SIGTERM (143)" test "$(rc "$n.with")" = 143
@@ -109,8 +92,8 @@ fi
 
 # The program's own SIGTERM handler is untouched.
 n=own
-srun "$n.without" "" TERM "driver: logged in" -- "$EXIT_DRIVER" own "$ODD"
-srun "$n.with" lib TERM "driver: logged in" P11LOGOUT_SIGNALS=TERM -- "$EXIT_DRIVER" own "$ODD"
+signalled "$n.without" "" TERM "driver: logged in" -- "$EXIT_DRIVER" own "$ODD"
+signalled "$n.with" lib TERM "driver: logged in" P11LOGOUT_SIGNALS=TERM -- "$EXIT_DRIVER" own "$ODD"
 check "$n: control without the library: the program's handler ran (status 3)" \
 	test "$(rc "$n.without")" = 3
 same "$n: the same status with the setting" "$T/$n.without.rc" "$T/$n.with.rc"
@@ -121,7 +104,7 @@ check "$n: the library did not release on the program's signal" test "$(logouts 
 n=ignored
 (
 	trap '' HUP
-	srun "$n.with" lib HUP,-,TERM "driver: logged in" P11LOGOUT_SIGNALS=HUP -- \
+	signalled "$n.with" lib HUP,-,TERM "driver: logged in" P11LOGOUT_SIGNALS=HUP -- \
 		"$EXIT_DRIVER" wait "$ODD"
 )
 check "$n: SIGHUP ignored by the program stays ignored: it lives on to die of SIGTERM (143)" \

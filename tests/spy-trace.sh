@@ -77,3 +77,27 @@ p11l_spy_open_sessions() {
 		END { flush(); for (k in open) print k }
 	' "$1"
 }
+
+# p11l_spy_fixture [engine] [proxy] [p11-run]: the preamble of the tests of
+# real consumers traced by pkcs11-spy in front of SoftHSM2.  Skips the test
+# (saying why) where SoftHSM2, pkcs11-spy, or what is named (the libp11
+# engine, p11-kit-proxy) is missing; fails where the library (or p11-run)
+# is not built; then makes the private directory (P11L_TMP) and the token.
+# Sourced after tap-lib.sh and softhsm-setup.sh.
+p11l_spy_fixture() {
+	if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
+	[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
+	for need in "$@"; do
+		case $need in
+		engine) [ -r "$P11L_ENGINE" ] ||
+			skip_all "libp11 openssl engine not found at $P11L_ENGINE" ;;
+		proxy) [ -r "$P11L_P11KIT_PROXY" ] ||
+			skip_all "p11-kit-proxy not found at $P11L_P11KIT_PROXY" ;;
+		p11-run) [ -x "${P11L_RUN:-}" ] ||
+			bail_out "p11-run not built: ${P11L_RUN:-unset}" ;;
+		esac
+	done
+	[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
+	p11l_tmpdir
+	p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
+}

@@ -37,8 +37,8 @@ EOF
 # Without any listener first, while nothing is at /dev/log (or in a
 # namespace where /dev/log is an empty file): the program is unaffected.
 if [ ! -e /dev/log ]; then
-	srun none0 "" -- "$DRIVER" "$MOD" one-slot
-	srun none lib P11LOGOUT_LOG=syslog P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
+	run none0 "" -- "$DRIVER" "$MOD" one-slot
+	run none lib P11LOGOUT_LOG=syslog P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
 	same "no /dev/log: stdout as without the library" "$T/none0.out" "$T/none.out"
 	check "no /dev/log: nothing on stderr, status 0" test ! -s "$T/none.err" -a "$(rc none)" = 0
 	check "no /dev/log: still logged out at exit" \
@@ -67,7 +67,7 @@ logged() {
 	ltag=$1
 	shift
 	# shellcheck disable=SC2086
-	srun "$ltag" "" "$@" -- unshare --mount sh -c \
+	run "$ltag" "" "$@" -- unshare --mount sh -c \
 		'if [ -e /dev/log ]; then mount --bind "$1/log" /dev/log; else
 			for d in null zero random urandom; do mount --bind "/dev/$d" "$1/$d" || exit 1; done
 			mount --rbind "$1" /dev; fi || exit 1
@@ -105,7 +105,7 @@ check "syslog: and the module was logged out" \
 check "syslog: no line holds the PIN" sh -c "! grep -q '$PIN' '$T/dgrams'"
 
 # The same lines as on stderr in debug mode (but for the banner's log=).
-srun err lib P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
+run err lib P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" one-slot
 sed 's/^libp11logout: //; s/ log=stderr / log=syslog /' "$T/err.err" >"$T/err.lines"
 sed 's/^<38>libp11logout\[[0-9]*\]: //' "$T/sys.dg" >"$T/sys.lines"
 same "syslog: the same lines as P11LOGOUT_DEBUG=1 writes to stderr" "$T/err.lines" "$T/sys.lines"

@@ -29,6 +29,20 @@ P11L_ENGINE=${P11L_ENGINE:-/usr/lib/$p11l_multiarch/engines-3/pkcs11.so}
 p11l_tmpdir() {
 	P11L_TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11l-test.XXXXXX") || bail_out "mktemp failed"
 	trap 'rm -rf "$P11L_TMP"' EXIT
+	# The configuration file of hermetic runs (see run).
+	: >"$P11L_TMP/empty.conf"
+}
+
+# p11l_hermetic: for a test that starts its programs itself rather than
+# through run: the same clean environment for the rest of the script (no
+# P11LOGOUT_*, FAKE_* or ODD_* setting of the caller's, P11LOGOUT_CONFIG
+# naming an empty file).  After p11l_tmpdir.
+p11l_hermetic() {
+	for v in $(env | sed -n 's/^\(\(P11LOGOUT\|FAKE\|ODD\)_[A-Za-z0-9_]*\)=.*/\1/p'); do
+		unset "$v"
+	done
+	P11LOGOUT_CONFIG=$P11L_TMP/empty.conf
+	export P11LOGOUT_CONFIG
 }
 
 # The LD_PRELOAD value that loads the library: P11L_PRELOAD_PREFIX (set by
@@ -86,3 +100,121 @@ fi
 # architecture's, run by qemu-user through binfmt_misc (QEMU_LD_PREFIX
 # names their libc), so a test can leave out what only the build
 # machine's tools can check (valgrind).  Its value names the emulator.
+
+# ---------------------------------------------------------------------------
+# The run harness: one way to run a program under test, and the checks on
+# what it left.  A test that uses run sets T (usually T=$P11L_TMP).
+#
+#   run TAG PRELOAD [VAR=VALUE | -u NAME | KILL_AFTER=SECONDS]... -- COMMAND...
+#       Runs COMMAND, killed after KILL_AFTER seconds (default 60), with
+#       LD_PRELOAD=PRELOAD: "" for none, "lib" for the library (through
+#       p11l_preload, so a sanitizer runtime comes first), anything else
+#       as given.  Hermetic: every P11LOGOUT_*, FAKE_* and ODD_* setting
+#       of the caller's is removed; P11LOGOUT_CONFIG names an empty file
+#       (so a file installed in sysconfdir cannot change the result);
+#       FAKE_PIN=$PIN; the test modules log to $T/TAG.log (FAKE_LOG,
+#       ODD_LOG); then VAR=VALUE... (a value may hold spaces), and -u NAME
+#       removes NAME instead.  P11L_RUN_UNDER (unquoted; robust-lib.sh
+#       sets it to the valgrind command line) goes right before a
+#       preloaded COMMAND.  Leaves in $T: TAG.log, TAG.prog and TAG.exit
+#       (the log up to and including the drivers' "driver exit" line, and
+#       after it: the calls made at exit), TAG.out, TAG.err, TAG.rc and
+#       TAG.ms (elapsed).
+#   run_bg TAG PRELOAD [...] -- COMMAND...: the same, in the background,
+#       with SIGINT and SIGQUIT at their defaults; sets p11l_pid.  The
+#       caller waits for it and records TAG.rc itself.
+# The checks, each one TAP line (a diff or the file as comments when not):
+#   same DESC FILE1 FILE2     the two files are identical
+#   expect DESC FILE          FILE is exactly the text on stdin
+#   show FILE...              each FILE as TAP comments (40 lines at most)
+#   rc TAG / ms TAG           exit status / elapsed milliseconds of a run
+PIN=s3cr3t-PIN-4711
+P11L_RUN_UNDER=
+
+# p11l_quote WORD: WORD quoted for eval.
+p11l_quote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# p11l_command TAG PRELOAD [...] -- COMMAND...: sets p11l_cmd, the command
+# line of run (without its timeout) for eval, and p11l_kill.
+p11l_command() {
+	tag=$1 pre=$2
+	shift 2
+	vars= unsets= p11l_kill=60
+	p11l_log=$(p11l_quote "$T/$tag.log")
+	# The defaults, each left out by a -u of its name.
+	cfg="P11LOGOUT_CONFIG=$(p11l_quote "$T/empty.conf")"
+	defaults=" FAKE_PIN=$(p11l_quote "$PIN") FAKE_LOG=$p11l_log ODD_LOG=$p11l_log"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in
+		-u)
+			unsets="$unsets -u $2"
+			case $2 in
+			P11LOGOUT_CONFIG) cfg= ;;
+			FAKE_PIN | FAKE_LOG | ODD_LOG)
+				defaults=$(printf '%s\n' "$defaults" | sed "s/ $2=[^ ]*//") ;;
+			esac
+			shift
+			;;
+		KILL_AFTER=*) p11l_kill=${1#KILL_AFTER=} ;;
+		*) vars="$vars $(p11l_quote "$1")" ;;
+		esac
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	[ "$pre" = lib ] && pre=$(p11l_preload)
+	cmd=
+	for a in "$@"; do cmd="$cmd $(p11l_quote "$a")"; done
+	# A second env, so that LD_PRELOAD reaches COMMAND, not timeout.
+	[ -n "$pre" ] && cmd="env LD_PRELOAD=$(p11l_quote "$pre") $P11L_RUN_UNDER$cmd"
+	p11l_strays=$(env | sed -n 's/^\(\(P11LOGOUT\|FAKE\|ODD\)_[A-Za-z0-9_]*\)=.*/-u \1/p' | tr '\n' ' ')
+	: >"$T/$tag.log"
+	p11l_cmd="env -u LD_PRELOAD -u ROBUST_EXIT $p11l_strays$unsets$defaults $cfg$vars"
+	p11l_cmd_tail=$cmd
+}
+
+run() {
+	p11l_command "$@"
+	p11l_t0=$(now_ms)
+	eval "$p11l_cmd timeout $p11l_kill $p11l_cmd_tail" \
+		>"$T/$tag.out" 2>"$T/$tag.err" </dev/null
+	echo $? >"$T/$tag.rc"
+	echo $(($(now_ms) - p11l_t0)) >"$T/$tag.ms"
+	sed '/^driver exit$/q' "$T/$tag.log" >"$T/$tag.prog"
+	sed '1,/^driver exit$/d' "$T/$tag.log" >"$T/$tag.exit"
+}
+
+run_bg() {
+	p11l_command "$@"
+	# A background job starts with SIGINT and SIGQUIT ignored: restored.
+	eval "exec env --default-signal=INT,QUIT ${p11l_cmd#env } $p11l_cmd_tail" \
+		>"$T/$tag.out" 2>"$T/$tag.err" </dev/null &
+	p11l_pid=$!
+}
+
+rc() { cat "$T/$1.rc"; }
+ms() { cat "$T/$1.ms"; }
+
+show() {
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		diag "--- ${f##*/}:"
+		head -40 "$f" | sed 's/^/#   /'
+	done
+}
+
+same() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diff -u "$2" "$3" | head -40 | sed 's/^/#   /'
+	fi
+}
+
+expect() {
+	cat >"$T/expected"
+	same "$1" "$T/expected" "$2"
+}

@@ -27,9 +27,7 @@ command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
 p11l_tmpdir
 T=$P11L_TMP
 # An installed configuration file must not change the results.
-: >"$T/empty.conf"
-P11LOGOUT_CONFIG=$T/empty.conf
-export P11LOGOUT_CONFIG
+p11l_hermetic
 # The waiters' lock files go here, not in the user's own runtime directory.
 mkdir "$T/run" || bail_out "mkdir failed"
 XDG_RUNTIME_DIR=$T/run

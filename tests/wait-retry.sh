@@ -11,8 +11,8 @@ XDG_RUNTIME_DIR=$T/run
 export XDG_RUNTIME_DIR
 
 # --- a wrong PIN returns at once, tried once ---
-srun pin0 "" -- "$DRIVER" "$MOD" bad-pin
-srun pin lib P11LOGOUT_WAIT=30 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" bad-pin
+run pin0 "" -- "$DRIVER" "$MOD" bad-pin
+run pin lib P11LOGOUT_WAIT=30 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" bad-pin
 check "wrong PIN without the library: CKR_PIN_INCORRECT" \
 	grep -q 'C_Login .*-> CKR_PIN_INCORRECT' "$T/pin0.log"
 same "wrong PIN with P11LOGOUT_WAIT=30: stdout (CKR_PIN_INCORRECT) as without the library" \
@@ -27,25 +27,25 @@ check "wrong PIN with the wait: no 'tried again' in the debug log" \
 	sh -c "! grep -q 'tried again' '$T/pin.err'"
 
 # --- a login that works is not delayed ---
-srun good lib P11LOGOUT_WAIT=30 -- "$DRIVER" "$MOD" one-slot
+run good lib P11LOGOUT_WAIT=30 -- "$DRIVER" "$MOD" one-slot
 check "a good login with the wait: exactly one C_Login" \
 	test "$(grep -c 'C_Login ' "$T/good.log")" = 1
 check "a good login with the wait: no delay ($(ms good) ms < 3000)" test "$(ms good)" -lt 3000
 
 # --- CKR_SESSION_COUNT from C_OpenSession: tried again until the time is
 # --- up, then returned unchanged ---
-srun full0 "" -- "$DRIVER" "$MOD" session-full
+run full0 "" -- "$DRIVER" "$MOD" session-full
 check "no session free, without the library: the 65th C_OpenSession fails with CKR_SESSION_COUNT" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full0.log")" = 1
 check "no session free, without the library: status 0 (the program expected it)" \
 	test "$(rc full0)" = 0
 
-srun fullnw lib -- "$DRIVER" "$MOD" session-full
+run fullnw lib -- "$DRIVER" "$MOD" session-full
 same "no session free, library without the wait: the module's calls unchanged" \
 	"$T/full0.log" "$T/fullnw.log"
 
 for w in 1 2; do
-	srun "full$w" lib P11LOGOUT_WAIT=$w P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+	run "full$w" lib P11LOGOUT_WAIT=$w P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
 	t=$(ms "full$w")
 	lo=$((w * 1000)) hi=$((w * 1000 + 1500))
 	same "P11LOGOUT_WAIT=$w: the program still gets CKR_SESSION_COUNT (stdout unchanged)" \
@@ -66,15 +66,15 @@ for w in 1 2; do
 done
 
 # P11LOGOUT_WAIT=0 is no wait at all.
-srun full-w0 lib P11LOGOUT_WAIT=0 -- "$DRIVER" "$MOD" session-full
+run full-w0 lib P11LOGOUT_WAIT=0 -- "$DRIVER" "$MOD" session-full
 same "P11LOGOUT_WAIT=0: no retry" "$T/full0.log" "$T/full-w0.log"
 
 # From the file, and through p11-run --wait.
 printf 'wait = 1\n' >"$T/w1.conf"
-srun full-file lib P11LOGOUT_CONFIG="$T/w1.conf" -- "$DRIVER" "$MOD" session-full
+run full-file lib P11LOGOUT_CONFIG="$T/w1.conf" -- "$DRIVER" "$MOD" session-full
 check "'wait = 1' in the file: C_OpenSession tried again" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full-file.log")" -ge 3
-srun full-run "" -- "$P11L_RUN" --wait 1 "$DRIVER" "$MOD" session-full
+run full-run "" -- "$P11L_RUN" --wait 1 "$DRIVER" "$MOD" session-full
 check "p11-run --wait 1: C_OpenSession tried again" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/full-run.log")" -ge 3
 check "p11-run --wait 1: given up after about a second ($(ms full-run) ms)" \
@@ -82,10 +82,10 @@ check "p11-run --wait 1: given up after about a second ($(ms full-run) ms)" \
 
 # --- the queue of the waiters of one host (a lock file per module) ---
 mkdir "$T/run0"
-srun good0 lib P11LOGOUT_WAIT=30 XDG_RUNTIME_DIR="$T/run0" -- "$DRIVER" "$MOD" one-slot
+run good0 lib P11LOGOUT_WAIT=30 XDG_RUNTIME_DIR="$T/run0" -- "$DRIVER" "$MOD" one-slot
 check "nothing of the queue before a refusal: a good login (status $(rc good0)) creates no lock file" \
 	sh -c "! ls '$T/run0' | grep -q ."
-srun q1 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+run q1 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
 lock=$(ls "$T/run"/p11logout-wait-"$(id -u)"-* 2>/dev/null | head -n 1)
 check "a refused C_OpenSession creates the module's lock file in \$XDG_RUNTIME_DIR (${lock##*/})" \
 	test -f "$lock"
@@ -96,7 +96,7 @@ check "... and the waiter queued on it" \
 flock "$lock" sleep 4 &
 holder=$!
 sleep 0.3
-srun q2 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
+run q2 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 -- "$DRIVER" "$MOD" session-full
 wait "$holder"
 check "another waiter at the head: C_OpenSession reached the module once" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/q2.log")" = 1
@@ -106,7 +106,7 @@ check "... after its own wait ($(ms q2) ms, between 1000 and 2500)" \
 # A lock file that is not a plain file of ours (here a link, which another
 # user could plant in a shared directory) is not used: plain backoff.
 mkdir "$T/run2" && : >"$T/target" && ln -s "$T/target" "$T/run2/${lock##*/}"
-srun q3 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 XDG_RUNTIME_DIR="$T/run2" -- "$DRIVER" "$MOD" session-full
+run q3 lib P11LOGOUT_WAIT=1 P11LOGOUT_DEBUG=1 XDG_RUNTIME_DIR="$T/run2" -- "$DRIVER" "$MOD" session-full
 check "a link in place of the lock file: not followed, plain backoff" \
 	grep -q 'waited [0-9]* ms for a free session (backoff) -> CKR_SESSION_COUNT' "$T/q3.err"
 check "... and C_OpenSession is still tried again" \

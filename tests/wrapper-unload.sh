@@ -12,12 +12,9 @@ for f in "$PROG" "$WRAP" "$NOTMOD"; do
 done
 p11l_tmpdir
 T=$P11L_TMP
-for v in $(env | sed -n 's/^\(P11LOGOUT_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
-: >"$T/empty.conf"
+p11l_hermetic
 
-P11LOGOUT_CONFIG=$T/empty.conf P11LOGOUT_MODULE=$NOTMOD \
+P11LOGOUT_MODULE=$NOTMOD \
 	env LD_PRELOAD="$(p11l_preload_none)" "$PROG" "$WRAP" "$NOTMOD" >"$T/out" 2>"$T/err"
 check "the program ran" [ $? = 0 ]
 check "the getter fails (CKR_GENERAL_ERROR)" grep -qx 'C_GetFunctionList -> 0x5' "$T/out"

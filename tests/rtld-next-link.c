@@ -1,11 +1,17 @@
-/* A preload library in the RTLD_NEXT chain: appends "a>" and forwards to
- * the definition that follows it in the lookup order. */
+/* A preload library in the RTLD_NEXT chain: appends its letter and ">"
+ * and forwards to the definition that follows it in the lookup order.
+ * Built once per link of the chain, with -DCHAIN_LETTER=a or b. */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <string.h>
 
 #include "rtld-next-chain.h"
+
+#define CHAIN_STR2(x) #x
+#define CHAIN_STR(x) CHAIN_STR2(x)
+#define CHAIN_NAME2(l) p11l_chain_##l##_next_dlsym
+#define CHAIN_NAME(l) CHAIN_NAME2(l)
 
 static void append(char *buf, size_t size, const char *s)
 {
@@ -25,11 +31,11 @@ RTLD_NEXT_EXPORT void p11l_chain(char *buf, size_t size)
 	void *p;
 
 	if (busy) {
-		append(buf, size, "LOOP(a)");
+		append(buf, size, "LOOP(" CHAIN_STR(CHAIN_LETTER) ")");
 		return;
 	}
 	busy = 1;
-	append(buf, size, "a>");
+	append(buf, size, CHAIN_STR(CHAIN_LETTER) ">");
 	p = dlsym(RTLD_NEXT, "p11l_chain");
 	if (p == NULL) {
 		append(buf, size, "NULL");
@@ -42,8 +48,9 @@ RTLD_NEXT_EXPORT void p11l_chain(char *buf, size_t size)
 
 /* The file that defines the dlsym that dlsym(RTLD_NEXT, "dlsym") finds
  * from this library: libp11logout.so when it comes after this library,
- * libc otherwise. */
-RTLD_NEXT_EXPORT const char *p11l_chain_a_next_dlsym(void)
+ * libc otherwise.  (rtld-next-prog asks link a's.) */
+RTLD_NEXT_EXPORT const char *CHAIN_NAME(CHAIN_LETTER)(void);
+RTLD_NEXT_EXPORT const char *CHAIN_NAME(CHAIN_LETTER)(void)
 {
 	Dl_info info;
 	void *p = dlsym(RTLD_NEXT, "dlsym");
