@@ -69,31 +69,91 @@ P11L_NO_SANITIZE static void read_dynamic(const struct link_map *l,
 	}
 }
 
-/* The number of dynamic symbols: the SysV hash says it; the GNU hash
- * ends with the last chain, which starts at the highest bucket. */
-P11L_NO_SANITIZE static size_t symbol_count(const struct dyn_info *d)
+/* The GNU hash of "dlsym" (h = h * 33 + c from 5381) and its SysV ELF
+ * hash, both computed once by hand-rolled loops: string functions may be
+ * the sanitizer's, and it is asking us while it starts. */
+P11L_NO_SANITIZE static uint32_t gnu_hash(const char *s)
 {
-	if (d->count)
-		return d->count;
-	if (d->sysv_hash)
-		return d->sysv_hash[1];
-	if (!d->gnu_hash)
-		return 0;
+	uint32_t h = 5381;
 
-	uint32_t nbuckets = d->gnu_hash[0], base = d->gnu_hash[1];
-	const ElfW(Addr) *bloom = (const void *)(d->gnu_hash + 4);
-	const uint32_t *buckets = (const void *)(bloom + d->gnu_hash[2]);
-	const uint32_t *chain = buckets + nbuckets;
-	uint32_t last = 0;
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
 
-	for (uint32_t i = 0; i < nbuckets; i++)
-		if (buckets[i] > last)
-			last = buckets[i];
-	if (last < base)
-		return base;
-	while (!(chain[last - base] & 1))
-		last++;
-	return last + 1;
+P11L_NO_SANITIZE static uint32_t sysv_hash(const char *s)
+{
+	uint32_t h = 0;
+
+	while (*s) {
+		h = (h << 4) + (unsigned char)*s++;
+		h ^= (h >> 24) & 0xf0;
+	}
+	return h & 0x0fffffff;
+}
+
+/* Visits the symbols named "dlsym" through the object's hash table, as
+ * the loader would: reading every symbol of libcrypto (5,000) took a
+ * signing process 190,000 instructions.  An object without either
+ * table (the loader could not look it up either) is read symbol by symbol
+ * only where MIPS says how many symbols it has.  Returns what visit returned
+ * first that is not NULL. */
+typedef const char *(*visit_fn)(const struct dyn_info *, size_t);
+
+P11L_NO_SANITIZE static const char *each_dlsym(const struct dyn_info *d,
+					       visit_fn visit)
+{
+	static const char name[] = "dlsym";
+	const char *v;
+
+	if (d->gnu_hash) {
+		const uint32_t *g = d->gnu_hash;
+		uint32_t nbuckets = g[0], base = g[1], words = g[2], shift = g[3];
+		const ElfW(Addr) *bloom = (const void *)(g + 4);
+		const uint32_t *buckets = (const void *)(bloom + words);
+		const uint32_t *chain = buckets + nbuckets;
+		const unsigned bits = sizeof(ElfW(Addr)) * 8;
+		uint32_t h = gnu_hash(name);
+		ElfW(Addr) w, want;
+
+		if (!nbuckets || !words)
+			return NULL;
+		w = bloom[(h / bits) % words];
+		want = ((ElfW(Addr))1 << (h % bits)) |
+		       ((ElfW(Addr))1 << ((h >> shift) % bits));
+		if ((w & want) != want)
+			return NULL;
+		for (uint32_t i = buckets[h % nbuckets]; i >= base; i++) {
+			uint32_t c = chain[i - base];
+
+			if ((c | 1) == (h | 1) &&
+			    same_str(d->str + d->sym[i].st_name, name) &&
+			    (v = visit(d, i)))
+				return v;
+			if (c & 1)
+				break;
+		}
+		return NULL;
+	}
+	if (d->sysv_hash) {
+		const Elf_Symndx *t = d->sysv_hash;
+		Elf_Symndx nbucket = t[0], nchain = t[1];
+		const Elf_Symndx *chain = t + 2 + nbucket;
+
+		if (!nbucket)
+			return NULL;
+		for (Elf_Symndx i = t[2 + sysv_hash(name) % nbucket];
+		     i != 0 && i < nchain; i = chain[i])
+			if (same_str(d->str + d->sym[i].st_name, name) &&
+			    (v = visit(d, i)))
+				return v;
+		return NULL;
+	}
+	for (size_t i = 0; i < d->count; i++)
+		if (same_str(d->str + d->sym[i].st_name, name) &&
+		    (v = visit(d, i)))
+			return v;
+	return NULL;
 }
 
 P11L_NO_SANITIZE static const char *version_name(const struct dyn_info *d,
@@ -113,31 +173,32 @@ P11L_NO_SANITIZE static const char *version_name(const struct dyn_info *d,
 	}
 }
 
-/* The default version of a defined "dlsym" in one object, when it is a
- * GLIBC_ one (another interposer's dlsym is not what we want). */
+/* Symbol i's version name when it is a defined, default, GLIBC_ one
+ * (another interposer's dlsym is not what we want). */
+P11L_NO_SANITIZE static const char *glibc_default(const struct dyn_info *d,
+						  size_t i)
+{
+	const ElfW(Sym) *s = &d->sym[i];
+	unsigned vs = d->versym[i];
+	const char *v;
+
+	if (s->st_shndx == SHN_UNDEF || (vs & 0x8000) || vs < 2)
+		return NULL;
+	v = version_name(d, vs);
+	if (v && v[0] == 'G' && v[1] == 'L' && v[2] == 'I' && v[3] == 'B' &&
+	    v[4] == 'C' && v[5] == '_')
+		return v;
+	return NULL;
+}
+
 P11L_NO_SANITIZE static const char *object_dlsym_version(const struct link_map *l)
 {
 	struct dyn_info d;
-	size_t n;
 
 	read_dynamic(l, &d);
 	if (!d.sym || !d.str || !d.versym || !d.verdef)
 		return NULL;
-	n = symbol_count(&d);
-	for (size_t i = 0; i < n; i++) {
-		const ElfW(Sym) *s = &d.sym[i];
-		unsigned vs = d.versym[i];
-		const char *v;
-
-		if (s->st_shndx == SHN_UNDEF || (vs & 0x8000) || vs < 2 ||
-		    !same_str(d.str + s->st_name, "dlsym"))
-			continue;
-		v = version_name(&d, vs);
-		if (v && v[0] == 'G' && v[1] == 'L' && v[2] == 'I' &&
-		    v[3] == 'B' && v[4] == 'C' && v[5] == '_')
-			return v;
-	}
-	return NULL;
+	return each_dlsym(&d, glibc_default);
 }
 
 P11L_NO_SANITIZE const char *p11l_libc_dlsym_version(void)
