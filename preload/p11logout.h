@@ -176,7 +176,7 @@ struct p11l_module {
 /* entry-table.c: our entry points, one per wrapped call for each entry set
  * (see struct p11l_entry_set), and the set they belong to. */
 p11l_fn p11l_entry(unsigned set, enum p11l_call call);
-void p11l_entry_table_init(void);
+int p11l_entry_table_init(void);
 
 /* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
  * while they start, before they can run instrumented code: the route to
