@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p11l_module *modules[P11L_MAX_MODULES];
@@ -45,7 +46,7 @@ static void atfork_release(void)
 
 static void register_atfork(void)
 {
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	p11l_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
 static void sets_alloc(void)
@@ -129,9 +130,11 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 	p11l_config();
+	if (!p11l_libc_ready())
+		return NULL;
 	pthread_once(&atfork_once, register_atfork);
 
-	if (dladdr(getter, &info) && info.dli_fbase) {
+	if (p11l_libc.dladdr(getter, &info) && info.dli_fbase) {
 		base = info.dli_fbase;
 		path = info.dli_fname;
 	}
