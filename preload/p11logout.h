@@ -21,6 +21,7 @@
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
  *   session-wait.c    retrying a login refused for lack of sessions
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
+ *   libc-late.c       libc functions looked up at the first module
  *   log.c             diagnostics to stderr or syslog
  *   ckr-names.c       CKR_* names for the log
  *   module-entry.c    libp11logout-module.so: the wrapper as a module
