@@ -17,6 +17,7 @@
 #define P11L_LIBC_LATE_H
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,12 +37,15 @@
 #ifdef __USE_TIME_BITS64
 #define P11L_T64(plain, time64) time64
 #define P11L_FSTAT_NAME "__fstat64_time64"
+#define P11L_FCNTL_NAME "__fcntl_time64"
 #elif defined __USE_FILE_OFFSET64
 #define P11L_T64(plain, time64) plain
 #define P11L_FSTAT_NAME "fstat64"
+#define P11L_FCNTL_NAME "fcntl64"
 #else
 #define P11L_T64(plain, time64) plain
 #define P11L_FSTAT_NAME "fstat"
+#define P11L_FCNTL_NAME "fcntl"
 #endif
 
 #ifdef HAVE_SEM_CLOCKWAIT
@@ -87,6 +91,7 @@
 	X(pause, "pause") \
 	X(_exit, "_exit") \
 	X(pipe, "pipe") \
+	X(fcntl, P11L_FCNTL_NAME) \
 	X(poll, "poll") \
 	X(flock, "flock") \
 	X(nanosleep, P11L_T64("nanosleep", "__nanosleep64")) \

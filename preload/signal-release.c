@@ -120,8 +120,8 @@ static int pipe_cloexec(int fd[2])
 {
 	if (p11l_libc.pipe(fd) != 0)
 		return -1;
-	fcntl(fd[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+	p11l_libc.fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+	p11l_libc.fcntl(fd[1], F_SETFD, FD_CLOEXEC);
 	return 0;
 }
 
