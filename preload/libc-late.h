@@ -3,7 +3,8 @@
  *
  * Every function the library imports costs every process on the host a
  * relocation at load time, and every glibc symbol version one more check
- * (about 450 instructions at start; see BENCHMARK.md).  What runs before
+ * (a few hundred to about 1,000 instructions at start; see HACKING.md and
+ * BENCHMARK.md).  What runs before
  * the first module (the dlsym route, OPENSSL_cleanup) and what every path
  * needs (string functions, errno, write, the lock) stays imported; the
  * rest is looked up here, so that /bin/true pays for none of it.
