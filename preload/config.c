@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 #ifndef P11L_SYSCONFDIR
 #define P11L_SYSCONFDIR "/etc"
@@ -33,9 +34,9 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static const char *env(const char *name)
 {
 #ifdef HAVE_SECURE_GETENV
-	return secure_getenv(name);
+	return p11l_libc.secure_getenv(name);
 #else
-	return getauxval(AT_SECURE) ? NULL : getenv(name);
+	return p11l_libc.getauxval(AT_SECURE) ? NULL : p11l_libc.getenv(name);
 #endif
 }
 
@@ -52,13 +53,13 @@ static int parse_bool(const char *v, struct p11l_config *c, size_t off)
 	int *out = (int *)((char *)c + off);
 
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
+		if (p11l_libc.strcasecmp(v, yes[i]) == 0) {
 			*out = 1;
 			return 1;
 		}
 	}
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
-		if (strcasecmp(v, no[i]) == 0) {
+		if (p11l_libc.strcasecmp(v, no[i]) == 0) {
 			*out = 0;
 			return 1;
 		}
@@ -288,10 +289,10 @@ static void read_file(const char *path, int secure, int named)
 	if (fd < 0) {
 		/* The default file is optional; one that was named is not. */
 		if (named || errno != ENOENT)
-			p11l_warn("%s: cannot read: %s; using the defaults", path, strerror(errno));
+			p11l_warn("%s: cannot read: %s; using the defaults", path, p11l_libc.strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (p11l_libc.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		p11l_warn("%s: not a regular file; ignored", path);
 		close(fd);
 		return;
@@ -325,10 +326,17 @@ static void read_file(const char *path, int secure, int named)
 
 static void load(void)
 {
-	const char *path = env("P11LOGOUT_CONFIG");
-	int secure = getauxval(AT_SECURE) != 0;
+	const char *path;
+	int secure;
 
 	set_defaults(&config);
+	/* What reads the settings is looked up at the first module
+	 * (libc-late.h); without it, the defaults, and every module passes
+	 * through. */
+	if (!p11l_libc_ready())
+		return;
+	path = env("P11LOGOUT_CONFIG");
+	secure = p11l_libc.getauxval(AT_SECURE) != 0;
 	read_file(path ? path : P11L_SYSCONFDIR "/libp11logout.conf", secure, path != NULL);
 	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
 		const char *v = env(settings[i].variable);

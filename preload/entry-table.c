@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "p11logout.h"
 
@@ -16,10 +17,11 @@ static CK_RV name##_##i params \
 { return p11l_##name(i, P11L_UNPAREN args); }
 #define P11L_ENTRY_FUNCTIONS(i) P11L_WRAPPED_CALLS(P11L_ENTRY_FUNCTION, i)
 
-/* Filled by code at the first module, not by an initialiser: a table of
- * function pointers in data would cost every process on the host one
- * relocation each at load time, PKCS#11 or not.  The assignment without
- * a cast checks each entry point against the call's type. */
+/* Allocated and filled by code at the first module, not by an
+ * initialiser: a table of function pointers in data would cost every
+ * process on the host one relocation each at load time, PKCS#11 or not,
+ * and a zeroed one in .bss one more mapping.  The assignment without a
+ * cast checks each entry point against the call's type. */
 #define P11L_ENTRY_CELL(i, name, params, args) \
 	{ CK_##name typed = name##_##i; \
 	  table[i][P11L_CALL_##name] = (p11l_fn)typed; }
@@ -37,18 +39,23 @@ static CK_RV name##_##i params \
 
 P11L_FOR_EACH_SET(P11L_ENTRY_FUNCTIONS)
 
-static p11l_fn table[P11L_MAX_ENTRY_SETS][P11L_CALLS];
+static p11l_fn (*table)[P11L_CALLS];
 
 static void fill(void)
 {
+	table = calloc(P11L_MAX_ENTRY_SETS, sizeof *table);
+	if (!table)
+		return;
 	P11L_FOR_EACH_SET(P11L_ENTRY_ROW)
 }
 
-void p11l_entry_table_init(void)
+/* 0 when out of memory. */
+int p11l_entry_table_init(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, fill);
+	return table != NULL;
 }
 
 p11l_fn p11l_entry(unsigned set, enum p11l_call call)

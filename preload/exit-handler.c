@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static int armed;
 
@@ -73,7 +74,7 @@ unsigned long long p11l_now_ns(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	p11l_libc.clock_gettime(CLOCK_MONOTONIC, &t);
 	return (unsigned long long)t.tv_sec * 1000000000ULL + (unsigned long long)t.tv_nsec;
 }
 
@@ -89,7 +90,7 @@ int p11l_in_release(void)
 	if (!__atomic_load_n(&releasing, __ATOMIC_ACQUIRE))
 		return 0;
 	__atomic_load(&releaser, &t, __ATOMIC_ACQUIRE);
-	return pthread_equal(t, pthread_self());
+	return pthread_equal(t, p11l_libc.pthread_self());
 }
 
 static void log_call(struct p11l_module *m, CK_SLOT_ID slot, const char *what,
@@ -113,7 +114,7 @@ static int module_still_loaded(struct p11l_module *m)
 	if (!probe)
 		return 0;
 	memcpy(&addr, &probe, sizeof addr);
-	return dladdr(addr, &info) && info.dli_fbase == m->base &&
+	return p11l_libc.dladdr(addr, &info) && info.dli_fbase == m->base &&
 	       info.dli_fname && strcmp(info.dli_fname, m->path) == 0;
 }
 
@@ -285,7 +286,7 @@ static void pause_ms(unsigned ms)
 {
 	struct timespec t = { 0, (long)ms * 1000000L };
 
-	clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
+	p11l_libc.clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
 }
 
 /* Claims the one release of the process.  Returns 0 to skip: nothing to
@@ -340,7 +341,7 @@ int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 /* The release itself, on the calling thread. */
 void p11l_release_run(void)
 {
-	pthread_t self = pthread_self();
+	pthread_t self = p11l_libc.pthread_self();
 
 	__atomic_store(&releaser, &self, __ATOMIC_RELEASE);
 	__atomic_store_n(&releasing, 1, __ATOMIC_RELEASE);
@@ -382,7 +383,7 @@ static int release_done_ok;
 
 static void release_done_init(void)
 {
-	release_done_ok = sem_init(&release_done, 0, 0) == 0;
+	release_done_ok = p11l_libc.sem_init(&release_done, 0, 0) == 0;
 }
 
 static void *release_thread(void *arg)
@@ -390,7 +391,7 @@ static void *release_thread(void *arg)
 	(void)arg;
 	p11l_release_run();
 	p11l_release_end();
-	sem_post(&release_done);
+	p11l_libc.sem_post(&release_done);
 	return NULL;
 }
 
@@ -402,10 +403,10 @@ int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigset_t all, old;
 	int rc;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(t, NULL, fn, arg);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	p11l_libc.sigfillset(&all);
+	p11l_libc.sigprocmask(SIG_SETMASK, &all, &old);
+	rc = p11l_libc.pthread_create(t, NULL, fn, arg);
+	p11l_libc.sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 
@@ -417,13 +418,13 @@ int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline)
 			       (long)(deadline % 1000000000ULL) };
 	int rc;
 
-	while ((rc = sem_clockwait(sem, CLOCK_MONOTONIC, &ts)) != 0 && errno == EINTR)
+	while ((rc = p11l_libc.sem_clockwait(sem, CLOCK_MONOTONIC, &ts)) != 0 && errno == EINTR)
 		;
 	return rc;
 #else
 	/* No monotonic wait in this C library: poll the semaphore, 1 ms apart. */
 	for (;;) {
-		if (sem_trywait(sem) == 0)
+		if (p11l_libc.sem_trywait(sem) == 0)
 			return 0;
 		if (p11l_now_ns() >= deadline)
 			return -1;
@@ -449,16 +450,16 @@ static void release_in_thread(const char *why, unsigned long long deadline)
 	if (p11l_sem_wait_until(&release_done, deadline) == 0) {
 		/* Done in time: wait for the thread to end, so nothing of ours
 		 * runs on while OpenSSL and the module are torn down. */
-		pthread_join(t, NULL);
+		p11l_libc.pthread_join(t, NULL);
 		return;
 	}
 	if (!p11l_release_abandon()) {
 		/* It ended just now. */
-		sem_wait(&release_done);
-		pthread_join(t, NULL);
+		p11l_libc.sem_wait(&release_done);
+		p11l_libc.pthread_join(t, NULL);
 		return;
 	}
-	pthread_detach(t);
+	p11l_libc.pthread_detach(t);
 	p11l_log("%s: the token did not answer within %u s; going on without the logout, and no further call",
 		 why, p11l_config()->timeout);
 }
@@ -504,7 +505,7 @@ static void exit_handler(int status, void *arg)
 	}
 	/* What the program wrote is out before the token can hold us, as
 	 * exit() would have put it out after the handlers. */
-	fflush(NULL);
+	p11l_libc.fflush(NULL);
 	p11l_release_run();
 	if (p11l_release_end()) {
 		p11l_watchdog_stop();
@@ -512,12 +513,12 @@ static void exit_handler(int status, void *arg)
 	}
 	/* The watchdog gave up and is ending the process. */
 	for (;;)
-		pause();
+		p11l_libc.pause();
 }
 
 static int register_exit(void)
 {
-	return on_exit(exit_handler, NULL);
+	return p11l_libc.on_exit(exit_handler, NULL);
 }
 #else
 /* No on_exit(): the status is unknown, so the exit must go on by itself
@@ -533,7 +534,7 @@ static void exit_handler(void)
 
 static int register_exit(void)
 {
-	return atexit(exit_handler);
+	return p11l_libc.atexit(exit_handler);
 }
 #endif
 

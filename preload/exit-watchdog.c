@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static sem_t wake;
 static pthread_t watchdog;
@@ -24,9 +25,9 @@ static int status;
 
 static void flush_if_free(FILE *f)
 {
-	if (ftrylockfile(f) == 0) {
-		fflush_unlocked(f);
-		funlockfile(f);
+	if (p11l_libc.ftrylockfile(f) == 0) {
+		p11l_libc.fflush_unlocked(f);
+		p11l_libc.funlockfile(f);
 	}
 }
 
@@ -40,14 +41,16 @@ static void *watch(void *arg)
 		return NULL;
 	p11l_log("exit: the token did not answer within %u s; ending the process with status %d, without the logout",
 		 p11l_config()->timeout, status);
-	flush_if_free(stdout);
-	flush_if_free(stderr);
-	_exit(status);
+	flush_if_free(*p11l_libc.stdout_p);
+	flush_if_free(*p11l_libc.stderr_p);
+	p11l_libc._exit(status);
+	/* Not reached; through a pointer, _exit is not known not to return. */
+	return NULL;
 }
 
 int p11l_watchdog_start(unsigned long long when, int exit_status)
 {
-	if (sem_init(&wake, 0, 0) != 0)
+	if (p11l_libc.sem_init(&wake, 0, 0) != 0)
 		return -1;
 	deadline = when;
 	status = exit_status;
@@ -56,6 +59,6 @@ int p11l_watchdog_start(unsigned long long when, int exit_status)
 
 void p11l_watchdog_stop(void)
 {
-	sem_post(&wake);
-	pthread_join(watchdog, NULL);
+	p11l_libc.sem_post(&wake);
+	p11l_libc.pthread_join(watchdog, NULL);
 }

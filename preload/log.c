@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static void emit(const char *fmt, va_list ap)
 {
@@ -59,7 +60,7 @@ static int still_ours(int fd)
 {
 	struct stat st;
 
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	return fd >= 0 && p11l_libc.fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	       st.st_dev == syslog_dev && st.st_ino == syslog_ino;
 }
 
@@ -67,12 +68,12 @@ static int syslog_connect(void)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
 	struct stat st;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = p11l_libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-	    fstat(fd, &st) != 0) {
+	if (p11l_libc.connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+	    p11l_libc.fstat(fd, &st) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -101,7 +102,7 @@ static void emit_syslog(const char *fmt, va_list ap)
 	if (!still_ours(syslog_fd))
 		syslog_fd = syslog_connect();
 	if (syslog_fd >= 0)
-		while (send(syslog_fd, line, (size_t)len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		while (p11l_libc.send(syslog_fd, line, (size_t)len, MSG_NOSIGNAL) < 0 && errno == EINTR)
 			;
 	pthread_mutex_unlock(&syslog_lock);
 	errno = saved;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 /* One counter orders everything the record keeps: the stamps of records
  * (struct p11l_session) and the order logins started in (the order of
@@ -27,7 +28,7 @@ static int grow(void **items, size_t *cap, size_t n, size_t size)
 	if (n < *cap)
 		return 1;
 	ncap = *cap ? *cap * 2 : 8;
-	p = realloc(*items, ncap * size);
+	p = p11l_libc.realloc(*items, ncap * size);
 	if (!p)
 		return 0;
 	*items = p;

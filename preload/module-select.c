@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 int p11l_module_selected(const char *path)
 {
@@ -33,7 +34,7 @@ int p11l_module_selected(const char *path)
 			 * the library's only need of that version, which the
 			 * loader checks in every process, PKCS#11 or not. */
 			snprintf(pattern, sizeof pattern, "%.*s", (int)len, p);
-			if (fnmatch(pattern, strchr(pattern, '/') ? path : base, 0) == 0)
+			if (p11l_libc.fnmatch(pattern, strchr(pattern, '/') ? path : base, 0) == 0)
 				return 1;
 		}
 		p += len;

@@ -9,12 +9,15 @@
 #include <string.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p11l_module *modules[P11L_MAX_MODULES];
 static unsigned nmodules;
 static int table_full_reported;
-static struct p11l_entry_set sets[P11L_MAX_ENTRY_SETS];
+/* Allocated at the first module, like the entry points' table: zeroed in
+ * .bss, the two would cost every process one more mapping at load. */
+static struct p11l_entry_set *sets;
 /* Sets past P11L_MAX_MODULES handed out so far. */
 static unsigned nextra;
 
@@ -43,7 +46,28 @@ static void atfork_release(void)
 
 static void register_atfork(void)
 {
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	p11l_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+static void sets_alloc(void)
+{
+	sets = calloc(P11L_MAX_ENTRY_SETS, sizeof *sets);
+}
+
+/* Out of memory for the tables at the first module: every module passes
+ * through unwrapped, as past the table's end. */
+static int tables_ready(const char *path)
+{
+	static pthread_once_t sets_once = PTHREAD_ONCE_INIT;
+	static int reported;
+
+	pthread_once(&sets_once, sets_alloc);
+	if (sets && p11l_entry_table_init())
+		return 1;
+	if (!__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
+		p11l_warn("%s: out of memory for the module table; this module and later ones pass through unwrapped",
+			  path);
+	return 0;
 }
 
 struct p11l_module *p11l_module_at(unsigned index)
@@ -106,10 +130,11 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 	p11l_config();
-	p11l_entry_table_init();
+	if (!p11l_libc_ready())
+		return NULL;
 	pthread_once(&atfork_once, register_atfork);
 
-	if (dladdr(getter, &info) && info.dli_fbase) {
+	if (p11l_libc.dladdr(getter, &info) && info.dli_fbase) {
 		base = info.dli_fbase;
 		path = info.dli_fname;
 	}
@@ -118,6 +143,8 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 		p11l_log("%s: not in P11LOGOUT_MODULES; passed through", path ? path : "(unknown module)");
 		return NULL;
 	}
+	if (!tables_ready(path ? path : "(unknown module)"))
+		return NULL;
 
 	p11l_lock();
 	for (unsigned i = 0; i < nmodules; i++) {

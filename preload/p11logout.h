@@ -21,6 +21,7 @@
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
  *   session-wait.c    retrying a login refused for lack of sessions
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
+ *   libc-late.c       libc functions looked up at the first module
  *   log.c             diagnostics to stderr or syslog
  *   ckr-names.c       CKR_* names for the log
  *   module-entry.c    libp11logout-module.so: the wrapper as a module
@@ -176,7 +177,7 @@ struct p11l_module {
 /* entry-table.c: our entry points, one per wrapped call for each entry set
  * (see struct p11l_entry_set), and the set they belong to. */
 p11l_fn p11l_entry(unsigned set, enum p11l_call call);
-void p11l_entry_table_init(void);
+int p11l_entry_table_init(void);
 
 /* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
  * while they start, before they can run instrumented code: the route to

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 /* Without the queue: every waiter backs off on its own. */
 #define FIRST_DELAY_MS 20
@@ -51,7 +52,7 @@ static uint64_t now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p11l_libc.clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
@@ -71,7 +72,7 @@ static void sleep_ms(uint64_t ms)
 
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (p11l_libc.nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
 
@@ -92,7 +93,7 @@ static void forget_held_in_child(void)
 
 static void register_atfork(void)
 {
-	pthread_atfork(NULL, NULL, forget_held_in_child);
+	p11l_atfork(NULL, NULL, forget_held_in_child);
 }
 
 static void hold(struct p11l_wait *w)
@@ -114,7 +115,7 @@ static void hold(struct p11l_wait *w)
 static int queue_open(const char *module)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
+	const char *xdg = p11l_libc.secure_getenv("XDG_RUNTIME_DIR");
 	const char *dirs[2] = { "/run/lock", "/tmp" };
 	uint64_t h = 14695981039346656037u;	/* FNV-1a */
 	char path[4096];
@@ -128,13 +129,13 @@ static int queue_open(const char *module)
 		int n, fd;
 
 		n = snprintf(path, sizeof path, "%s/p11logout-wait-%lu-%016llx",
-			     dirs[i], (unsigned long)geteuid(), (unsigned long long)h);
+			     dirs[i], (unsigned long)p11l_libc.geteuid(), (unsigned long long)h);
 		if (n < 0 || (size_t)n >= sizeof path)
 			continue;
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+		if (p11l_libc.fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == p11l_libc.geteuid()) {
 			pthread_once(&once, register_atfork);
 			return fd;
 		}
@@ -204,7 +205,7 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 	while (w->queue == QUEUE_WAITING) {
 		if (now >= w->deadline)
 			return wait_done(w, rv);
-		if (flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
+		if (p11l_libc.flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
 			w->queue = QUEUE_HEAD;
 			w->delay = HEAD_FIRST_DELAY_MS;
 			/* The one before us got a session: more may be free. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 static int request[2] = { -1, -1 }, done[2] = { -1, -1 };
 static pid_t owner;
@@ -44,15 +45,15 @@ static void die_of(int sig)
 
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
+	p11l_libc.sigemptyset(&dfl.sa_mask);
+	p11l_libc.sigaction(sig, &dfl, NULL);
+	p11l_libc.sigemptyset(&set);
+	p11l_libc.sigaddset(&set, sig);
 	/* sigprocmask: this thread's mask in glibc, as pthread_sigmask, without
 	 * its symbol version (GLIBC_2.32) checked in every process at start. */
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
-	_exit(128 + sig);
+	p11l_libc.sigprocmask(SIG_UNBLOCK, &set, NULL);
+	p11l_libc.raise(sig);
+	p11l_libc._exit(128 + sig);
 }
 
 static void on_signal(int sig)
@@ -81,7 +82,7 @@ static void on_signal(int sig)
 				break;
 			ms = (int)((end - now + 999999ULL) / 1000000ULL);
 		}
-		if (poll(&p, 1, ms) > 0 || (errno != EINTR && errno != EAGAIN))
+		if (p11l_libc.poll(&p, 1, ms) > 0 || (errno != EINTR && errno != EAGAIN))
 			break;
 	}
 	p11l_release_abandon();
@@ -117,10 +118,10 @@ static void *helper(void *arg)
  * the first login, and only with the setting on. */
 static int pipe_cloexec(int fd[2])
 {
-	if (pipe(fd) != 0)
+	if (p11l_libc.pipe(fd) != 0)
 		return -1;
-	fcntl(fd[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+	p11l_libc.fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+	p11l_libc.fcntl(fd[1], F_SETFD, FD_CLOEXEC);
 	return 0;
 }
 
@@ -147,11 +148,11 @@ void p11l_signals_arm(void)
 		close(done[1]);
 		goto fail;
 	}
-	pthread_detach(t);
+	p11l_libc.pthread_detach(t);
 	for (int sig = 1; sig < P11L_MAX_SIGNAL; sig++) {
 		struct sigaction old, sa;
 
-		if (!(want & (1UL << sig)) || sigaction(sig, NULL, &old) != 0)
+		if (!(want & (1UL << sig)) || p11l_libc.sigaction(sig, NULL, &old) != 0)
 			continue;
 		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
 			p11l_log("signal %d: the program handles it; left alone", sig);
@@ -159,12 +160,12 @@ void p11l_signals_arm(void)
 		}
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
+		p11l_libc.sigemptyset(&sa.sa_mask);
 		sa.sa_flags = SA_NODEFER;
-		sigaction(sig, &sa, NULL);
+		p11l_libc.sigaction(sig, &sa, NULL);
 		p11l_log("signal %d: logins released on it", sig);
 	}
 	return;
 fail:
-	p11l_warn("cannot set up the release on signals: %s", strerror(errno));
+	p11l_warn("cannot set up the release on signals: %s", p11l_libc.strerror(errno));
 }

@@ -1,0 +1,132 @@
+/* The C library's functions that only a process using PKCS#11 needs,
+ * called through one table that libc-late.c fills at the first module.
+ *
+ * Every function the library imports costs every process on the host a
+ * relocation at load time, and every glibc symbol version one more check
+ * (a few hundred to about 1,000 instructions at start; see HACKING.md and
+ * BENCHMARK.md).  What runs before
+ * the first module (the dlsym route, OPENSSL_cleanup) and what every path
+ * needs (string functions, errno, write, the lock) stays imported; the
+ * rest is looked up here, so that /bin/true pays for none of it.
+ *
+ * Looked up in the global scope (RTLD_DEFAULT), as the loader would have
+ * bound the import: a sanitizer runtime's interceptors, or another
+ * preloaded library's, are found as they would have been.  A function the
+ * headers redirect to another name (64-bit off_t or time_t on 32-bit
+ * ABIs) is looked up by that name. */
+#ifndef P11L_LIBC_LATE_H
+#define P11L_LIBC_LATE_H
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/auxv.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __USE_TIME_BITS64
+#define P11L_T64(plain, time64) time64
+#define P11L_FSTAT_NAME "__fstat64_time64"
+#define P11L_FCNTL_NAME "__fcntl_time64"
+#elif defined __USE_FILE_OFFSET64
+#define P11L_T64(plain, time64) plain
+#define P11L_FSTAT_NAME "fstat64"
+#define P11L_FCNTL_NAME "fcntl64"
+#else
+#define P11L_T64(plain, time64) plain
+#define P11L_FSTAT_NAME "fstat"
+#define P11L_FCNTL_NAME "fcntl"
+#endif
+
+#ifdef HAVE_SEM_CLOCKWAIT
+#define P11L_LATE_SEM_CLOCKWAIT(X) \
+	X(sem_clockwait, P11L_T64("sem_clockwait", "__sem_clockwait64"))
+#else
+#define P11L_LATE_SEM_CLOCKWAIT(X) X(sem_trywait, "sem_trywait")
+#endif
+#ifdef HAVE_SECURE_GETENV
+#define P11L_LATE_GETENV(X) X(secure_getenv, "secure_getenv")
+#else
+#define P11L_LATE_GETENV(X) X(getenv, "getenv")
+#endif
+#ifdef HAVE_ON_EXIT
+#define P11L_LATE_EXIT(X) X(on_exit, "on_exit")
+#else
+#define P11L_LATE_EXIT(X) X(atexit, "atexit")
+#endif
+
+/* One row per function: its name, and the name to look up. */
+#define P11L_LIBC_LATE(X) \
+	X(clock_gettime, P11L_T64("clock_gettime", "__clock_gettime64")) \
+	X(clock_nanosleep, P11L_T64("clock_nanosleep", "__clock_nanosleep_time64")) \
+	X(fstat, P11L_FSTAT_NAME) \
+	X(getauxval, "getauxval") \
+	P11L_LATE_GETENV(X) \
+	P11L_LATE_SEM_CLOCKWAIT(X) \
+	X(sem_init, "sem_init") \
+	X(sem_post, "sem_post") \
+	X(sem_wait, "sem_wait") \
+	X(pthread_create, "pthread_create") \
+	X(pthread_detach, "pthread_detach") \
+	X(pthread_join, "pthread_join") \
+	X(dladdr, "dladdr") \
+	P11L_LATE_EXIT(X) \
+	X(pthread_self, "pthread_self") \
+	X(sigaction, "sigaction") \
+	X(sigaddset, "sigaddset") \
+	X(sigemptyset, "sigemptyset") \
+	X(sigfillset, "sigfillset") \
+	X(sigprocmask, "sigprocmask") \
+	X(raise, "raise") \
+	X(pause, "pause") \
+	X(_exit, "_exit") \
+	X(pipe, "pipe") \
+	X(fcntl, P11L_FCNTL_NAME) \
+	X(poll, "poll") \
+	X(flock, "flock") \
+	X(nanosleep, P11L_T64("nanosleep", "__nanosleep64")) \
+	X(geteuid, "geteuid") \
+	X(socket, "socket") \
+	X(connect, "connect") \
+	X(send, "send") \
+	X(fflush, "fflush") \
+	X(fflush_unlocked, "fflush_unlocked") \
+	X(ftrylockfile, "ftrylockfile") \
+	X(funlockfile, "funlockfile") \
+	X(fnmatch, "fnmatch") \
+	X(realloc, "realloc") \
+	X(strcasecmp, "strcasecmp") \
+	X(strerror, "strerror")
+
+#define P11L_LIBC_MEMBER(name, lookup) __typeof__(name) *name;
+struct p11l_libc {
+	P11L_LIBC_LATE(P11L_LIBC_MEMBER)
+	/* The program's streams (a copy relocation in the executable is
+	 * the one in use: the global scope finds it first). */
+	FILE **stdout_p, **stderr_p;
+	/* pthread_atfork() is this underneath, with our __dso_handle. */
+	int (*register_atfork)(void (*)(void), void (*)(void),
+			       void (*)(void), void *);
+};
+extern struct p11l_libc p11l_libc;
+
+/* Fills the table once; 0 when a function is missing (then nothing of
+ * ours runs: every module passes through unwrapped). */
+int p11l_libc_ready(void);
+
+/* pthread_atfork, through the table. */
+int p11l_atfork(void (*prepare)(void), void (*parent)(void),
+		void (*child)(void));
+
+#endif
