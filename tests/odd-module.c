@@ -5,7 +5,8 @@
  * first C_Initialize, so a forked child that logs out logs out its parent
  * too (as a YubiHSM's authenticated session, shared through the inherited
  * connection, would).  Sessions belong to the process that opened them.
- * Session handles are never reused.
+ * Session handles are never reused.  The login state outlives a forked
+ * child's C_Initialize; C_Finalize ends it.
  *
  * Environment:
  *   ODD_LOG=FILE        one line per call, "NAME CALL(ARGS) -> CKR", each
@@ -34,17 +35,18 @@
  * CKR_DEVICE_ERROR when it cannot, as after OPENSSL_cleanup().
  *
  * Exported besides the getter: odd_dump_state(tag), which logs the logged
- * in slots and the open sessions per slot. */
+ * in slots and the open sessions per slot.
+ *
+ * The token, its lock, the sessions and the log are mock-common.c's; what
+ * is here is this module's voice (its log lines), its misbehaviours and
+ * its function list. */
 #include "config.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,59 +55,22 @@
 #include <openssl/evp.h>
 #endif
 
-#include "pkcs11-types.h"
+#include "mock-module.h"
 
 #ifndef ODD_NAME
 #define ODD_NAME "odd"
 #endif
 
-#define ODD_EXPORT __attribute__((visibility("default")))
-#define ODD_MAX_SLOTS 16
-#define ODD_MAX_SESSIONS 4096
-#define ODD_NONE ((CK_ULONG)-1)
-
-/* The token: shared between a process and its forked children. */
-struct token {
-	pthread_mutex_t lock;
-	CK_ULONG login[ODD_MAX_SLOTS + 1];
+const struct mock_variant mock_variant = {
+	.name = ODD_NAME,
+	.log_env = "ODD_LOG",
+	.max_sessions = MOCK_MAX_SESSIONS,
+	.shared_token = 1,
 };
-
-struct session {
-	CK_SESSION_HANDLE handle;
-	CK_SLOT_ID slot;
-};
-
-static struct token *token;
-static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Guarded by token->lock. */
-static int initialized;
-static pid_t init_pid;
-static CK_ULONG nslots = 2;
-static struct session sessions[ODD_MAX_SESSIONS];
-static size_t nsessions;
-static CK_SESSION_HANDLE next_handle = 100;
 
 static p11l_function_list list;
 static int list_filled;
-
-static const char *rv_name(CK_RV rv)
-{
-	switch (rv) {
-	case CKR_OK: return "CKR_OK";
-	case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
-	case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
-	case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
-	case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
-	case CKR_SESSION_COUNT: return "CKR_SESSION_COUNT";
-	case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
-	case CKR_USER_ALREADY_LOGGED_IN: return "CKR_USER_ALREADY_LOGGED_IN";
-	case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
-	case CKR_CRYPTOKI_NOT_INITIALIZED: return "CKR_CRYPTOKI_NOT_INITIALIZED";
-	case CKR_CRYPTOKI_ALREADY_INITIALIZED: return "CKR_CRYPTOKI_ALREADY_INITIALIZED";
-	case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL";
-	default: return "CKR_?";
-	}
-}
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int mode(const char *word)
 {
@@ -123,38 +88,6 @@ static int mode(const char *word)
 	return 0;
 }
 
-__attribute__((format(printf, 1, 2)))
-static void log_line(const char *fmt, ...)
-{
-	const char *path = getenv("ODD_LOG");
-	char line[512];
-	va_list ap;
-	int n, fd;
-
-	if (!path || !*path)
-		return;
-	n = snprintf(line, sizeof line, "%s ", ODD_NAME);
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof line - 2)
-		n = (int)sizeof line - 2;
-	line[n++] = '\n';
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (write(fd, line, (size_t)n) < 0) {
-		/* nothing to do: the log is best effort */
-	}
-	close(fd);
-}
-
-static CK_RV logged(CK_RV rv, const char *what)
-{
-	log_line("%s -> %s", what, rv_name(rv));
-	return rv;
-}
-
 static void slow(const char *word)
 {
 	struct timespec t = { 0, 300 * 1000 * 1000 };
@@ -169,271 +102,90 @@ static void hang(void)
 		sleep(1000);
 }
 
-static void lock(void)
-{
-	pthread_mutex_lock(&token->lock);
-}
-
-static void unlock(void)
-{
-	pthread_mutex_unlock(&token->lock);
-}
-
-static struct session *find(CK_SESSION_HANDLE h)
-{
-	for (size_t i = 0; i < nsessions; i++)
-		if (sessions[i].handle == h)
-			return &sessions[i];
-	return NULL;
-}
-
-static void drop(struct session *s)
-{
-	*s = sessions[--nsessions];
-}
-
-static int make_token(void)
-{
-	pthread_mutexattr_t a;
-	struct token *t;
-
-	pthread_mutex_lock(&map_lock);
-	if (token) {
-		pthread_mutex_unlock(&map_lock);
-		return 1;
-	}
-	t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED) {
-		pthread_mutex_unlock(&map_lock);
-		return 0;
-	}
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutex_init(&t->lock, &a);
-	pthread_mutexattr_destroy(&a);
-	for (int i = 0; i <= ODD_MAX_SLOTS; i++)
-		t->login[i] = ODD_NONE;
-	__atomic_store_n(&token, t, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&map_lock);
-	return 1;
-}
-
-/* Returns CKR_OK with the lock held, or an error without it. */
-static CK_RV enter(void)
-{
-	if (!__atomic_load_n(&token, __ATOMIC_ACQUIRE))
-		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	lock();
-	/* A forked child may go on using what it inherited, as a module
-	 * that does not watch for fork lets it. */
-	if (!initialized) {
-		unlock();
-		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	}
-	return CKR_OK;
-}
-
+/* The token keeps its logins: a forked child's C_Initialize ends none. */
 static CK_RV C_Initialize(CK_VOID_PTR args)
 {
-	const char *n = getenv("ODD_SLOTS");
-	CK_RV rv = CKR_OK;
-
 	(void)args;
-	if (!make_token())
-		return logged(CKR_GENERAL_ERROR, "C_Initialize");
-	lock();
-	if (initialized && init_pid == getpid()) {
-		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
-	} else {
-		/* In a forked child the sessions it inherited are not its own. */
-		nsessions = 0;
-		initialized = 1;
-		init_pid = getpid();
-		nslots = 2;
-		if (n && atoi(n) >= 1 && atoi(n) <= ODD_MAX_SLOTS)
-			nslots = (CK_ULONG)atoi(n);
-	}
-	unlock();
-	return logged(rv, "C_Initialize");
+	return mock_initialize(mock_env_count("ODD_SLOTS", MOCK_MAX_SLOTS, 2),
+			       0, MOCK_NOT_LOGGED_IN);
 }
 
-static CK_RV C_Finalize(CK_VOID_PTR reserved)
-{
-	CK_RV rv = enter();
-
-	(void)reserved;
-	if (rv != CKR_OK)
-		return logged(rv, "C_Finalize");
-	/* The application's connection ends: its sessions and its login. */
-	nsessions = 0;
-	for (CK_ULONG s = 1; s <= nslots; s++)
-		token->login[s] = ODD_NONE;
-	initialized = 0;
-	unlock();
-	return logged(CKR_OK, "C_Finalize");
-}
-
+/* Fills nothing: the tests call it only to be inside the module. */
 static CK_RV C_GetInfo(void *info)
 {
 	CK_RV rv;
 
 	(void)info;
 	if (mode("info-hang-locked")) {
-		rv = enter();
-		log_line("C_GetInfo: sleeping with the lock held");
+		rv = mock_enter();
+		mock_log("C_GetInfo: sleeping with the lock held");
 		hang();
 	}
 	if (mode("info-hang")) {
-		log_line("C_GetInfo: sleeping");
+		mock_log("C_GetInfo: sleeping");
 		hang();
 	}
-	rv = enter();
+	rv = mock_enter();
 	if (rv == CKR_OK)
-		unlock();
-	return logged(rv, "C_GetInfo");
+		mock_unlock();
+	return mock_logged(rv, "C_GetInfo");
 }
 
+/* Not logged: the library asks for slots at every turn. */
 static CK_RV C_GetSlotList(CK_BYTE present, CK_SLOT_ID *slots, CK_ULONG *count)
 {
-	CK_RV rv = enter();
-
 	(void)present;
-	if (rv != CKR_OK)
-		return rv;
-	if (!count) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else if (!slots) {
-		*count = nslots;
-	} else if (*count < nslots) {
-		*count = nslots;
-		rv = CKR_BUFFER_TOO_SMALL;
-	} else {
-		for (CK_ULONG i = 0; i < nslots; i++)
-			slots[i] = i + 1;
-		*count = nslots;
-	}
-	unlock();
-	return rv;
+	return mock_slot_list(slots, count);
 }
 
 static CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 			   CK_NOTIFY notify, CK_SESSION_HANDLE *h)
 {
-	char what[64];
-	CK_RV rv = enter();
-
-	(void)flags; (void)app; (void)notify;
-	snprintf(what, sizeof what, "C_OpenSession(slot %lu)", slot);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	if (slot < 1 || slot > nslots) {
-		rv = CKR_SLOT_ID_INVALID;
-	} else if (!h) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else if (nsessions == ODD_MAX_SESSIONS) {
-		rv = CKR_SESSION_COUNT;
-	} else {
-		sessions[nsessions].handle = next_handle++;
-		sessions[nsessions].slot = slot;
-		*h = sessions[nsessions].handle;
-		nsessions++;
-	}
-	unlock();
-	return logged(rv, what);
+	(void)app; (void)notify;
+	return mock_logged(mock_open_session(slot, flags, 0, h),
+			   "C_OpenSession(slot %lu)", slot);
 }
 
 static CK_RV C_CloseSession(CK_SESSION_HANDLE h)
 {
-	char what[64];
-	struct session *s;
-	CK_RV rv = enter();
+	CK_SLOT_ID slot;
+	CK_RV rv = mock_close_session(h, &slot);
 
-	snprintf(what, sizeof what, "C_CloseSession(%lu)", h);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	s = find(h);
-	if (!s) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-	} else {
-		snprintf(what, sizeof what, "C_CloseSession(slot %lu)", s->slot);
-		drop(s);
-	}
-	unlock();
-	return logged(rv, what);
+	if (slot == 0)
+		return mock_logged(rv, "C_CloseSession(%lu)", h);
+	return mock_logged(rv, "C_CloseSession(slot %lu)", slot);
 }
 
 static CK_RV C_CloseAllSessions(CK_SLOT_ID slot)
 {
-	char what[64];
-	CK_RV rv = enter();
+	CK_RV rv = mock_close_all(slot);
 
-	snprintf(what, sizeof what, "C_CloseAllSessions(slot %lu)", slot);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	if (slot < 1 || slot > nslots) {
-		rv = CKR_SLOT_ID_INVALID;
-	} else {
-		for (size_t i = 0; i < nsessions;) {
-			if (sessions[i].slot == slot)
-				drop(&sessions[i]);
-			else
-				i++;
-		}
-	}
-	unlock();
 	if (rv == CKR_OK)
 		slow("slow-closeall");
-	return logged(rv, what);
+	return mock_logged(rv, "C_CloseAllSessions(slot %lu)", slot);
 }
 
 static CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
 {
-	struct session *s;
-	CK_RV rv;
+	CK_SLOT_ID slot;
 
 	if (mode("sessinfo-fail"))
-		return logged(CKR_DEVICE_ERROR, "C_GetSessionInfo");
-	rv = enter();
-	if (rv != CKR_OK)
-		return logged(rv, "C_GetSessionInfo");
-	s = find(h);
-	if (!s) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-	} else if (!info) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else {
-		memset(info, 0, sizeof *info);
-		info->slotID = s->slot;
-		info->state = token->login[s->slot] == ODD_NONE ? 0 : 1;
-	}
-	unlock();
-	return logged(rv, "C_GetSessionInfo");
+		return mock_logged(CKR_DEVICE_ERROR, "C_GetSessionInfo");
+	return mock_logged(mock_session_info(h, info, &slot),
+			   "C_GetSessionInfo");
 }
 
 static CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user,
 		     CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
-	char what[64];
-	struct session *s;
-	CK_RV rv = enter();
+	CK_SLOT_ID slot;
+	CK_RV rv = mock_login(h, user, pin, pin_len, NULL, &slot);
 
-	(void)pin; (void)pin_len;
-	snprintf(what, sizeof what, "C_Login(%lu)", h);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	s = find(h);
-	if (!s) {
-		rv = mode("login-any-handle") ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
-	} else {
-		snprintf(what, sizeof what, "C_Login(slot %lu)", s->slot);
-		if (token->login[s->slot] != ODD_NONE)
-			rv = CKR_USER_ALREADY_LOGGED_IN;
-		else
-			token->login[s->slot] = user;
-	}
-	unlock();
-	return logged(rv, what);
+	if (slot != 0)
+		return mock_logged(rv, "C_Login(slot %lu)", slot);
+	if (rv == CKR_SESSION_HANDLE_INVALID && mode("login-any-handle"))
+		rv = CKR_OK;
+	return mock_logged(rv, "C_Login(%lu)", h);
 }
 
 #ifdef ODD_WITH_CRYPTO
@@ -463,92 +215,68 @@ static void slow_logout(void)
 
 	if (ms <= 0)
 		return;
-	log_line("C_Logout: slow %ld ms", ms);
+	mock_log("C_Logout: slow %ld ms", ms);
 	nanosleep(&t, NULL);
+}
+
+/* The misbehaviours, once the session is found (with the lock held). */
+static CK_RV logout_veto(CK_SLOT_ID slot)
+{
+	if (mode("logout-hang")) {
+		mock_unlock();
+		mock_log("C_Logout(slot %lu): hanging", slot);
+		hang();
+	}
+	if (mode("logout-error"))
+		return CKR_GENERAL_ERROR;
+#ifdef ODD_WITH_CRYPTO
+	if (!channel_mac())
+		return CKR_DEVICE_ERROR;
+#endif
+	return CKR_OK;
 }
 
 static CK_RV C_Logout(CK_SESSION_HANDLE h)
 {
-	char what[64];
-	struct session *s;
 	CK_SLOT_ID slot;
 	CK_RV rv;
 
 	slow_logout();
-	rv = enter();
-
-	snprintf(what, sizeof what, "C_Logout(%lu)", h);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	s = find(h);
-	if (!s) {
-		unlock();
-		return logged(CKR_SESSION_HANDLE_INVALID, what);
-	}
-	slot = s->slot;
-	snprintf(what, sizeof what, "C_Logout(slot %lu)", slot);
-	if (mode("logout-hang")) {
-		unlock();
-		log_line("%s: hanging", what);
-		hang();
-	}
-	if (mode("logout-error")) {
-		unlock();
-		return logged(CKR_GENERAL_ERROR, what);
-	}
-#ifdef ODD_WITH_CRYPTO
-	if (!channel_mac()) {
-		unlock();
-		return logged(CKR_DEVICE_ERROR, what);
-	}
-#endif
-	if (token->login[slot] == ODD_NONE) {
-		rv = CKR_USER_NOT_LOGGED_IN;
-	} else {
-		token->login[slot] = ODD_NONE;
-	}
-	unlock();
+	rv = mock_logout(h, logout_veto, &slot);
+	if (slot == 0)
+		return mock_logged(rv, "C_Logout(%lu)", h);
 	if (rv == CKR_OK)
 		slow("slow-logout");
-	return logged(rv, what);
+	return mock_logged(rv, "C_Logout(slot %lu)", slot);
 }
 
 /* A signature that needs the login: the session call the tests make. */
 static CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG len,
 		    CK_BYTE *sig, CK_ULONG *siglen)
 {
-	char what[64];
-	struct session *s;
-	CK_RV rv = enter();
+	CK_SLOT_ID slot;
+	CK_RV rv = mock_check_login(h, &slot);
 
-	snprintf(what, sizeof what, "C_Sign(%lu)", h);
-	if (rv != CKR_OK)
-		return logged(rv, what);
-	s = find(h);
-	if (!s) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if (slot == 0)
+		return mock_logged(rv, "C_Sign(%lu)", h);
+	if (rv != CKR_OK) {
+		/* the session's slot is not logged in */
+	} else if (!siglen) {
+		rv = CKR_ARGUMENTS_BAD;
+	} else if (!sig) {
+		*siglen = 4;
+	} else if (*siglen < 4) {
+		*siglen = 4;
+		rv = CKR_BUFFER_TOO_SMALL;
 	} else {
-		snprintf(what, sizeof what, "C_Sign(slot %lu)", s->slot);
-		if (token->login[s->slot] == ODD_NONE) {
-			rv = CKR_USER_NOT_LOGGED_IN;
-		} else if (!siglen) {
-			rv = CKR_ARGUMENTS_BAD;
-		} else if (!sig) {
-			*siglen = 4;
-		} else if (*siglen < 4) {
-			*siglen = 4;
-			rv = CKR_BUFFER_TOO_SMALL;
-		} else {
-			unsigned x = 0x5eed;
-			for (CK_ULONG i = 0; data && i < len; i++)
-				x = x * 31 + data[i];
-			for (int i = 0; i < 4; i++)
-				sig[i] = (CK_BYTE)(x >> (8 * i));
-			*siglen = 4;
-		}
+		unsigned x = 0x5eed;
+		for (CK_ULONG i = 0; data && i < len; i++)
+			x = x * 31 + data[i];
+		for (int i = 0; i < 4; i++)
+			sig[i] = (CK_BYTE)(x >> (8 * i));
+		*siglen = 4;
 	}
-	unlock();
-	return logged(rv, what);
+	return mock_logged(rv, "C_Sign(slot %lu)", slot);
 }
 
 static CK_RV not_supported(void)
@@ -560,14 +288,14 @@ static CK_RV not_supported(void)
 
 static void fill_list(void)
 {
-	pthread_mutex_lock(&map_lock);
+	pthread_mutex_lock(&list_lock);
 	if (!list_filled) {
 		list.version.major = 2;
 		list.version.minor = 40;
 		for (int i = 0; i < P11L_FN_COUNT_2; i++)
 			SET(i, not_supported);
 		SET(P11L_C_Initialize, C_Initialize);
-		SET(P11L_C_Finalize, C_Finalize);
+		SET(P11L_C_Finalize, mock_C_Finalize);
 		SET(P11L_C_GetInfo, C_GetInfo);
 		SET(P11L_C_GetSlotList, C_GetSlotList);
 		SET(P11L_C_OpenSession, C_OpenSession);
@@ -579,7 +307,7 @@ static void fill_list(void)
 		SET(P11L_C_Sign, C_Sign);
 		list_filled = 1;
 	}
-	pthread_mutex_unlock(&map_lock);
+	pthread_mutex_unlock(&list_lock);
 }
 
 /* The handle of this module, from inside it. */
@@ -592,9 +320,9 @@ static void *self_handle(void)
 	return dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
 }
 
-ODD_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp);
+MOCK_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp);
 
-ODD_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
+MOCK_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
 {
 	if (!pp)
 		return CKR_ARGUMENTS_BAD;
@@ -603,7 +331,7 @@ ODD_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
 		void *g = self ? dlsym(self, "C_GetFunctionList") : NULL;
 		void *none = self ? dlsym(self, "C_GetInterface") : NULL;
 
-		log_line("getter: dlsym(self) %s, C_GetInterface %s",
+		mock_log("getter: dlsym(self) %s, C_GetInterface %s",
 			 g ? "found" : "not found", none ? "found" : "absent");
 		if (self)
 			dlclose(self);
@@ -619,31 +347,16 @@ ODD_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR pp)
 	return CKR_OK;
 }
 
-ODD_EXPORT void odd_dump_state(const char *tag);
+MOCK_EXPORT void odd_dump_state(const char *tag);
 
-ODD_EXPORT void odd_dump_state(const char *tag)
+MOCK_EXPORT void odd_dump_state(const char *tag)
 {
-	char in[128] = "", open[256] = "";
-	size_t a = 0, b = 0;
+	char state[512];
 
-	if (!token) {
-		log_line("state %s: no token", tag);
-		return;
-	}
-	lock();
-	for (CK_ULONG s = 1; s <= nslots; s++) {
-		size_t n = 0;
-
-		if (token->login[s] != ODD_NONE)
-			a += (size_t)snprintf(in + a, sizeof in - a, " %lu", s);
-		for (size_t i = 0; i < nsessions; i++)
-			n += sessions[i].slot == s;
-		if (n)
-			b += (size_t)snprintf(open + b, sizeof open - b, " %lu:%zu", s, n);
-	}
-	unlock();
-	log_line("state %s: logged in:%s; sessions:%s", tag, a ? in : " none",
-		 b ? open : " none");
+	if (mock_describe(state, sizeof state))
+		mock_log("state %s: %s", tag, state);
+	else
+		mock_log("state %s: no token", tag);
 }
 
 __attribute__((constructor)) static void odd_init(void)
@@ -659,8 +372,8 @@ __attribute__((constructor)) static void odd_init(void)
 			memcpy(&gfl, &g, sizeof gfl);
 			rv = gfl(&l);
 		}
-		log_line("constructor: dlsym(self) %s, getter -> %s, list %s",
-			 g ? "found" : "not found", rv_name(rv), l ? "set" : "NULL");
+		mock_log("constructor: dlsym(self) %s, getter -> %s, list %s",
+			 g ? "found" : "not found", mock_rv_name(rv), l ? "set" : "NULL");
 		if (self)
 			dlclose(self);
 	}
@@ -668,8 +381,6 @@ __attribute__((constructor)) static void odd_init(void)
 
 __attribute__((destructor)) static void odd_fini(void)
 {
-	const char *v = getenv("ODD_DUMP_AT_UNLOAD");
-
-	if (v && strcmp(v, "1") == 0)
+	if (mock_env_flag("ODD_DUMP_AT_UNLOAD"))
 		odd_dump_state("unload");
 }
