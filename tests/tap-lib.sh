@@ -24,6 +24,8 @@ P11L_SOFTHSM=${P11L_SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 P11L_SPY=${P11L_SPY:-/usr/lib/$p11l_multiarch/pkcs11/pkcs11-spy.so}
 P11L_P11KIT_PROXY=${P11L_P11KIT_PROXY:-/usr/lib/$p11l_multiarch/p11-kit-proxy.so}
 P11L_ENGINE=${P11L_ENGINE:-/usr/lib/$p11l_multiarch/engines-3/pkcs11.so}
+# pkcs11-provider (OpenSSL 3 provider).
+P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
 
 # A private temporary directory, removed when the test exits.
 p11l_tmpdir() {
@@ -31,6 +33,18 @@ p11l_tmpdir() {
 	trap 'rm -rf "$P11L_TMP"' EXIT
 	# The configuration file of hermetic runs (see run).
 	: >"$P11L_TMP/empty.conf"
+}
+
+# p11l_fixture FILE...: the preamble of a test of the built programs: fails
+# (make check builds them) unless every FILE exists; needs timeout(1), which
+# run uses; then makes P11L_TMP, also named T.
+p11l_fixture() {
+	for p11l_f in "$@"; do
+		[ -e "$p11l_f" ] || bail_out "missing $p11l_f: run make check"
+	done
+	command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
+	p11l_tmpdir
+	T=$P11L_TMP
 }
 
 # p11l_hermetic: for a test that starts its programs itself rather than
