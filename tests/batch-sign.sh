@@ -24,13 +24,8 @@ LIBPRE=$(p11l_preload)
 p11l_tmpdir
 T=$P11L_TMP
 
-capped_token "$T/tok" || bail_out "no SoftHSM2 token"
-SOFTHSM2_CONF=$T/tok/softhsm2.conf
-export SOFTHSM2_CONF
+capped_setup "$T/tok" "$T/pool" 16
 PUB=$T/tok/k1.pem
-capped_env "$T/pool"
-CAPPED_MAX_SESSIONS=16
-export CAPPED_MAX_SESSIONS
 # libp11's engine gets the fixture from an OPENSSL_CONF engine section
 # (MODULE_PATH): the configuration that leaves the login on every libp11
 # from 0.4.12 (Debian 12) to 0.4.21 (unstable).  With PKCS11_MODULE_PATH
@@ -86,14 +81,6 @@ verify_all() {
 	done
 	[ -z "$vbad" ] || { diag "signatures that do not verify:$vbad"; return 1; }
 }
-count_is() {
-	got=$(capped_count)
-	if [ "$got" = "$1" ]; then
-		ok "$2 (count $got)"
-	else
-		not_ok "$2: count is '$got', expected $1"
-	fi
-}
 # take N: N device sessions held by clients that exited logged in, so that
 # "back to its start" is checked from a count other than 0.
 take() {
@@ -146,7 +133,7 @@ else
 	sed 's/^/#   /' "$T/seq0/17.err"
 fi
 check "the first 16 signatures verify" verify_all "$T/seq0" "" $(seq 16)
-count_is 16 "all 16 device sessions stay taken"
+capped_count_is 16 "all 16 device sessions stay taken"
 fi
 
 # --- 2. openssl, sequential, with libp11logout ---
@@ -168,7 +155,7 @@ else
 	sed 's/^/#   /' "$T/seq1/$1.err"
 fi
 check "all $N signatures verify" verify_all "$T/seq1" "" $(seq "$N")
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 fi
 t1=$(date +%s)
 diag "openssl runs: $((t1 - t0)) s"
@@ -180,7 +167,7 @@ for i in $(seq 17); do late "$T/late0" "$i" ""; echo $? >"$T/late0/$i.rc"; done
 expect_first_16 "$T/late0" 17 "late-client without libp11logout"
 check "the 17th late-client got CKR_SESSION_COUNT" \
 	grep -q "C_Login: 0xb1" "$T/late0/17.err"
-count_is 16 "16 sessions stay taken"
+capped_count_is 16 "16 sessions stay taken"
 
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
@@ -196,7 +183,7 @@ else
 	sed 's/^/#   /' "$T/late1/$1.err"
 fi
 check "all $N late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq "$N")
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 
 # The variant that logs out only after OPENSSL_cleanup.
 "$CAPPED_COUNT" --reset >/dev/null
@@ -209,7 +196,7 @@ for i in $(seq 16); do
 done
 check "each of its logouts after OPENSSL_cleanup failed with CKR_DEVICE_ERROR${missing:+ (not:$missing)}" \
 	test -z "$missing"
-count_is 16 "the late logouts leaked all 16 sessions"
+capped_count_is 16 "the late logouts leaked all 16 sessions"
 
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
@@ -224,7 +211,7 @@ else
 	set -- $fails
 	sed 's/^/#   /' "$T/var1/$1.err"
 fi
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 t2=$(date +%s)
 diag "late-client runs: $((t2 - t1)) s"
 
@@ -286,7 +273,7 @@ fi
 bad=
 for i in $(seq "$NP"); do verify_all "$T/par/$i" "" "$i" >/dev/null || bad="$bad $i"; done
 check "all $NP signatures verify${bad:+ (not:$bad)}" test -z "$bad"
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 check "the processes overlapped (peak count $peak, start $start)" \
 	test "$peak" -ge $((start + 2))
 
@@ -303,7 +290,7 @@ for i in $(seq 32); do
 done
 check "parallel without libp11logout: exactly 16 succeed (got $okrun)" test "$okrun" = 16
 check "... and the other 16 fail on the session cap (got $capfail)" test "$capfail" = 16
-count_is 16 "... with 16 sessions taken"
+capped_count_is 16 "... with 16 sessions taken"
 t3=$(date +%s)
 diag "parallel runs: $((t3 - t2)) s"
 
