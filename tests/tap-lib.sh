@@ -140,6 +140,8 @@ fi
 # The checks, each one TAP line (a diff or the file as comments when not):
 #   same DESC FILE1 FILE2     the two files are identical
 #   expect DESC FILE          FILE is exactly the text on stdin
+#   expect_lines DESC FILE    FILE holds exactly the lines on stdin, in
+#                             any order
 #   show FILE...              each FILE as TAP comments (40 lines at most)
 #   rc TAG / ms TAG           exit status / elapsed milliseconds of a run
 PIN=s3cr3t-PIN-4711
@@ -231,4 +233,10 @@ same() {
 expect() {
 	cat >"$T/expected"
 	same "$1" "$T/expected" "$2"
+}
+
+expect_lines() {
+	sort >"$T/expected"
+	sort "$2" >"$T/got"
+	same "$1" "$T/expected" "$T/got"
 }
