@@ -19,14 +19,6 @@ command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
 p11l_tmpdir
 T=$P11L_TMP
 
-# both NAME [VAR=VALUE...] -- ARG...: run NAME.without and NAME.with.
-both() {
-	name=$1
-	shift
-	run "$name.without" "" "$@"
-	run "$name.with" lib "$@"
-}
-
 # scenario NAME [VAR=VALUE...] -- ARG...: both, then the checks every
 # scenario makes: baseline and program_unchanged.
 scenario() {

@@ -134,6 +134,10 @@ fi
 #       (the log up to and including the drivers' "driver exit" line, and
 #       after it: the calls made at exit), TAG.out, TAG.err, TAG.rc and
 #       TAG.ms (elapsed).
+#   both NAME [VAR=VALUE...] [+ VAR=VALUE...] -- COMMAND...: the control
+#       run and the run under test, NAME.without (no library) and
+#       NAME.with (the library); settings after "+" are the run with the
+#       library's only.
 #   run_bg TAG PRELOAD [...] -- COMMAND...: the same, in the background,
 #       with SIGINT and SIGQUIT at their defaults; sets p11l_pid.  The
 #       caller waits for it and records TAG.rc itself.
@@ -200,6 +204,26 @@ run() {
 	echo $(($(now_ms) - p11l_t0)) >"$T/$tag.ms"
 	sed '/^driver exit$/q' "$T/$tag.log" >"$T/$tag.prog"
 	sed '1,/^driver exit$/d' "$T/$tag.log" >"$T/$tag.exit"
+}
+
+both() {
+	p11l_name=$1
+	shift
+	p11l_both= p11l_with= p11l_in=both
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		if [ "$1" = + ]; then
+			p11l_in=with
+		elif [ $p11l_in = both ]; then
+			p11l_both="$p11l_both $(p11l_quote "$1")"
+		else
+			p11l_with="$p11l_with $(p11l_quote "$1")"
+		fi
+		shift
+	done
+	p11l_cmd_words=
+	for a in "$@"; do p11l_cmd_words="$p11l_cmd_words $(p11l_quote "$a")"; done
+	eval "run \"\$p11l_name.without\" ''$p11l_both$p11l_cmd_words"
+	eval "run \"\$p11l_name.with\" lib$p11l_both$p11l_with$p11l_cmd_words"
 }
 
 run_bg() {
