@@ -69,6 +69,24 @@ late() {
 			-o "$ld/$li.sig" "$CAPPED_MODULE" t k1 2>"$ld/$li.err"
 	fi
 }
+# each_succeeds DESC N FN DIR ARGS...: FN DIR I ARGS... (sign or late) for
+# I = 1..N in turn; one check that every run succeeded (the first failed
+# one's stderr, DIR/I.err, as comments when not).
+each_succeeds() {
+	es_desc=$1 es_n=$2 es_fn=$3 es_dir=$4
+	shift 4
+	es_fails=
+	for es_i in $(seq "$es_n"); do
+		"$es_fn" "$es_dir" "$es_i" "$@" || es_fails="$es_fails $es_i"
+	done
+	if [ -z "$es_fails" ]; then
+		ok "$es_desc: all $es_n succeed"
+	else
+		not_ok "$es_desc: failed runs:$es_fails"
+		set -- $es_fails
+		sed 's/^/#   /' "$es_dir/$1.err"
+	fi
+}
 # verify DIR DATAFILE-or-empty I...: every DIR/I.sig is a valid signature
 # (of DIR/I.dat, or of DATAFILE); prints the ones that are not.
 verify_all() {
@@ -145,15 +163,7 @@ take 2
 start=$(capped_count)
 check "two sessions taken beforehand" test "$start" = 2
 mkdir "$T/seq1"
-fails=
-for i in $(seq "$N"); do sign "$T/seq1" "$i" "$LIBPRE" || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "openssl with libp11logout: all $N succeed"
-else
-	not_ok "openssl with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/seq1/$1.err"
-fi
+each_succeeds "openssl with libp11logout" "$N" sign "$T/seq1" "$LIBPRE"
 check "all $N signatures verify" verify_all "$T/seq1" "" $(seq "$N")
 capped_count_is "$start" "the count is back to its start"
 fi
@@ -173,15 +183,7 @@ capped_count_is 16 "16 sessions stay taken"
 take 2
 start=$(capped_count)
 mkdir "$T/late1"
-fails=
-for i in $(seq "$N"); do late "$T/late1" "$i" "$LIBPRE" || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "late-client with libp11logout: all $N succeed"
-else
-	not_ok "late-client with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/late1/$1.err"
-fi
+each_succeeds "late-client with libp11logout" "$N" late "$T/late1" "$LIBPRE"
 check "all $N late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq "$N")
 capped_count_is "$start" "the count is back to its start"
 
@@ -202,15 +204,7 @@ capped_count_is 16 "the late logouts leaked all 16 sessions"
 take 2
 start=$(capped_count)
 mkdir "$T/var1"
-fails=
-for i in $(seq "$N"); do late "$T/var1" "$i" "$LIBPRE" --late-logout || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "late-logout variant with libp11logout: all $N succeed"
-else
-	not_ok "late-logout variant with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/var1/$1.err"
-fi
+each_succeeds "late-logout variant with libp11logout" "$N" late "$T/var1" "$LIBPRE" --late-logout
 capped_count_is "$start" "the count is back to its start"
 t2=$(date +%s)
 diag "late-client runs: $((t2 - t1)) s"
