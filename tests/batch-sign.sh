@@ -24,13 +24,8 @@ LIBPRE=$(p11l_preload)
 p11l_tmpdir
 T=$P11L_TMP
 
-capped_token "$T/tok" || bail_out "no SoftHSM2 token"
-SOFTHSM2_CONF=$T/tok/softhsm2.conf
-export SOFTHSM2_CONF
+capped_setup "$T/tok" "$T/pool" 16
 PUB=$T/tok/k1.pem
-capped_env "$T/pool"
-CAPPED_MAX_SESSIONS=16
-export CAPPED_MAX_SESSIONS
 # libp11's engine gets the fixture from an OPENSSL_CONF engine section
 # (MODULE_PATH): the configuration that leaves the login on every libp11
 # from 0.4.12 (Debian 12) to 0.4.21 (unstable).  With PKCS11_MODULE_PATH
@@ -74,6 +69,24 @@ late() {
 			-o "$ld/$li.sig" "$CAPPED_MODULE" t k1 2>"$ld/$li.err"
 	fi
 }
+# each_succeeds DESC N FN DIR ARGS...: FN DIR I ARGS... (sign or late) for
+# I = 1..N in turn; one check that every run succeeded (the first failed
+# one's stderr, DIR/I.err, as comments when not).
+each_succeeds() {
+	es_desc=$1 es_n=$2 es_fn=$3 es_dir=$4
+	shift 4
+	es_fails=
+	for es_i in $(seq "$es_n"); do
+		"$es_fn" "$es_dir" "$es_i" "$@" || es_fails="$es_fails $es_i"
+	done
+	if [ -z "$es_fails" ]; then
+		ok "$es_desc: all $es_n succeed"
+	else
+		not_ok "$es_desc: failed runs:$es_fails"
+		set -- $es_fails
+		sed 's/^/#   /' "$es_dir/$1.err"
+	fi
+}
 # verify DIR DATAFILE-or-empty I...: every DIR/I.sig is a valid signature
 # (of DIR/I.dat, or of DATAFILE); prints the ones that are not.
 verify_all() {
@@ -85,14 +98,6 @@ verify_all() {
 			"${vdata:-$vd/$vi.dat}" >/dev/null 2>&1 || vbad="$vbad $vi"
 	done
 	[ -z "$vbad" ] || { diag "signatures that do not verify:$vbad"; return 1; }
-}
-count_is() {
-	got=$(capped_count)
-	if [ "$got" = "$1" ]; then
-		ok "$2 (count $got)"
-	else
-		not_ok "$2: count is '$got', expected $1"
-	fi
 }
 # take N: N device sessions held by clients that exited logged in, so that
 # "back to its start" is checked from a count other than 0.
@@ -146,7 +151,7 @@ else
 	sed 's/^/#   /' "$T/seq0/17.err"
 fi
 check "the first 16 signatures verify" verify_all "$T/seq0" "" $(seq 16)
-count_is 16 "all 16 device sessions stay taken"
+capped_count_is 16 "all 16 device sessions stay taken"
 fi
 
 # --- 2. openssl, sequential, with libp11logout ---
@@ -158,17 +163,9 @@ take 2
 start=$(capped_count)
 check "two sessions taken beforehand" test "$start" = 2
 mkdir "$T/seq1"
-fails=
-for i in $(seq "$N"); do sign "$T/seq1" "$i" "$LIBPRE" || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "openssl with libp11logout: all $N succeed"
-else
-	not_ok "openssl with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/seq1/$1.err"
-fi
+each_succeeds "openssl with libp11logout" "$N" sign "$T/seq1" "$LIBPRE"
 check "all $N signatures verify" verify_all "$T/seq1" "" $(seq "$N")
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 fi
 t1=$(date +%s)
 diag "openssl runs: $((t1 - t0)) s"
@@ -180,23 +177,15 @@ for i in $(seq 17); do late "$T/late0" "$i" ""; echo $? >"$T/late0/$i.rc"; done
 expect_first_16 "$T/late0" 17 "late-client without libp11logout"
 check "the 17th late-client got CKR_SESSION_COUNT" \
 	grep -q "C_Login: 0xb1" "$T/late0/17.err"
-count_is 16 "16 sessions stay taken"
+capped_count_is 16 "16 sessions stay taken"
 
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
 start=$(capped_count)
 mkdir "$T/late1"
-fails=
-for i in $(seq "$N"); do late "$T/late1" "$i" "$LIBPRE" || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "late-client with libp11logout: all $N succeed"
-else
-	not_ok "late-client with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/late1/$1.err"
-fi
+each_succeeds "late-client with libp11logout" "$N" late "$T/late1" "$LIBPRE"
 check "all $N late-client signatures verify" verify_all "$T/late1" "$T/late.dat" $(seq "$N")
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 
 # The variant that logs out only after OPENSSL_cleanup.
 "$CAPPED_COUNT" --reset >/dev/null
@@ -209,22 +198,14 @@ for i in $(seq 16); do
 done
 check "each of its logouts after OPENSSL_cleanup failed with CKR_DEVICE_ERROR${missing:+ (not:$missing)}" \
 	test -z "$missing"
-count_is 16 "the late logouts leaked all 16 sessions"
+capped_count_is 16 "the late logouts leaked all 16 sessions"
 
 "$CAPPED_COUNT" --reset >/dev/null
 take 2
 start=$(capped_count)
 mkdir "$T/var1"
-fails=
-for i in $(seq "$N"); do late "$T/var1" "$i" "$LIBPRE" --late-logout || fails="$fails $i"; done
-if [ -z "$fails" ]; then
-	ok "late-logout variant with libp11logout: all $N succeed"
-else
-	not_ok "late-logout variant with libp11logout: failed runs:$fails"
-	set -- $fails
-	sed 's/^/#   /' "$T/var1/$1.err"
-fi
-count_is "$start" "the count is back to its start"
+each_succeeds "late-logout variant with libp11logout" "$N" late "$T/var1" "$LIBPRE" --late-logout
+capped_count_is "$start" "the count is back to its start"
 t2=$(date +%s)
 diag "late-client runs: $((t2 - t1)) s"
 
@@ -286,7 +267,7 @@ fi
 bad=
 for i in $(seq "$NP"); do verify_all "$T/par/$i" "" "$i" >/dev/null || bad="$bad $i"; done
 check "all $NP signatures verify${bad:+ (not:$bad)}" test -z "$bad"
-count_is "$start" "the count is back to its start"
+capped_count_is "$start" "the count is back to its start"
 check "the processes overlapped (peak count $peak, start $start)" \
 	test "$peak" -ge $((start + 2))
 
@@ -303,7 +284,7 @@ for i in $(seq 32); do
 done
 check "parallel without libp11logout: exactly 16 succeed (got $okrun)" test "$okrun" = 16
 check "... and the other 16 fail on the session cap (got $capfail)" test "$capfail" = 16
-count_is 16 "... with 16 sessions taken"
+capped_count_is 16 "... with 16 sessions taken"
 t3=$(date +%s)
 diag "parallel runs: $((t3 - t2)) s"
 

@@ -9,12 +9,7 @@ capped_require
 p11l_tmpdir
 T=$P11L_TMP
 
-capped_token "$T/tok" || bail_out "no SoftHSM2 token"
-SOFTHSM2_CONF=$T/tok/softhsm2.conf
-export SOFTHSM2_CONF
-capped_env "$T/pool"
-CAPPED_MAX_SESSIONS=3
-export CAPPED_MAX_SESSIONS
+capped_setup "$T/tok" "$T/pool" 3
 
 n=0
 # client ARGS...: late-client through the fixture; its stderr in $T/c$n.err,
@@ -24,16 +19,6 @@ client() {
 	out=$T/c$n.err
 	"$LATE_CLIENT" --pin "$CAPPED_PIN" "$@" "$CAPPED_MODULE" t k1 2>"$out"
 	rc=$?
-}
-# count_is N DESCRIPTION
-count_is() {
-	got=$(capped_count)
-	if [ "$got" = "$1" ]; then
-		ok "$2 (count $got)"
-	else
-		not_ok "$2: count is '$got', expected $1"
-		"$CAPPED_COUNT" --list "$CAPPED_STATE_DIR" | sed 's/^/#   /'
-	fi
 }
 # logged OUTFILE PATTERN DESCRIPTION: the client's stderr has PATTERN.
 logged() {
@@ -46,7 +31,7 @@ logged() {
 }
 
 # --- the count command and plain forwarding ---
-count_is 0 "an empty pool counts 0"
+capped_count_is 0 "an empty pool counts 0"
 # $P11L_BARE: under the ASan CI step, the runtime the fixture needs.
 check "pkcs11-tool lists the token through the fixture" \
 	$P11L_BARE sh -c 'pkcs11-tool --module "$1" -L 2>&1 | grep -q "token label *: t"' \
@@ -57,27 +42,27 @@ check "pkcs11-tool signs through the fixture" \
 		-i "$2/d" -o "$2/d.sig" >/dev/null 2>&1 &&
 		openssl dgst -sha256 -verify "$2/tok/k1.pem" \
 		-signature "$2/d.sig" "$2/d" >/dev/null' sh "$CAPPED_MODULE" "$T"
-count_is 0 "pkcs11-tool, which finalizes, gives its session back"
+capped_count_is 0 "pkcs11-tool, which finalizes, gives its session back"
 
 # --- what gives a device session back ---
 client --end logout
 [ "$rc" = 0 ] && ok "login, sign, C_Logout" || not_ok "login, sign, C_Logout (rc $rc)"
-count_is 0 "C_Logout gives the device session back"
+capped_count_is 0 "C_Logout gives the device session back"
 client --end finalize
 [ "$rc" = 0 ] && ok "login, sign, C_Finalize" || not_ok "login, sign, C_Finalize (rc $rc)"
-count_is 0 "C_Finalize gives the device session back"
+capped_count_is 0 "C_Finalize gives the device session back"
 client --end close
 [ "$rc" = 0 ] && ok "login, sign, C_CloseSession" || not_ok "login, sign, C_CloseSession (rc $rc)"
-count_is 1 "C_CloseSession does not"
+capped_count_is 1 "C_CloseSession does not"
 client --end close-all
 [ "$rc" = 0 ] && ok "login, sign, C_CloseAllSessions" || not_ok "login, sign, C_CloseAllSessions (rc $rc)"
-count_is 2 "C_CloseAllSessions does not"
+capped_count_is 2 "C_CloseAllSessions does not"
 client --pin 0000
 logged "$out" "C_Login: 0xa0" "a wrong PIN fails in the real module (CKR_PIN_INCORRECT)"
-count_is 2 "a login the real module rejects takes no device session"
+capped_count_is 2 "a login the real module rejects takes no device session"
 client
 [ "$rc" = 0 ] && ok "login, sign, exit" || not_ok "login, sign, exit (rc $rc)"
-count_is 3 "an exit without logout leaves the device session taken"
+capped_count_is 3 "an exit without logout leaves the device session taken"
 
 # --- the cap ---
 client
@@ -85,13 +70,13 @@ client
 logged "$out" "C_Login: 0xb1 (CKR_SESSION_COUNT)" "... with CKR_SESSION_COUNT"
 logged "$out" "session state after the failed login: 0 (public)" \
 	"... and the real module is not logged in"
-count_is 3 "a refused login takes nothing"
+capped_count_is 3 "a refused login takes nothing"
 check "--list shows three sessions of processes that are gone" \
 	sh -c 'test "$("$1" --list "$2" | grep -c " gone$")" = 3' \
 	sh "$CAPPED_COUNT" "$CAPPED_STATE_DIR"
 check "--reset prints 0" \
 	sh -c 'test "$("$1" --reset "$2")" = 0' sh "$CAPPED_COUNT" "$CAPPED_STATE_DIR"
-count_is 0 "after --reset"
+capped_count_is 0 "after --reset"
 client
 [ "$rc" = 0 ] && ok "a login works again after --reset" || not_ok "a login works again after --reset (rc $rc)"
 
@@ -102,7 +87,7 @@ client --late-logout
 logged "$out" "OPENSSL_init_crypto now returns 0" "its teardown runs after OPENSSL_cleanup"
 logged "$out" "late C_Logout: 0x30 (CKR_DEVICE_ERROR)" "C_Logout after OPENSSL_cleanup: CKR_DEVICE_ERROR"
 logged "$out" "late C_Finalize: 0x30 (CKR_DEVICE_ERROR)" "C_Finalize after OPENSSL_cleanup: CKR_DEVICE_ERROR"
-count_is 1 "a logout after OPENSSL_cleanup leaks the device session"
+capped_count_is 1 "a logout after OPENSSL_cleanup leaks the device session"
 
 # --- idle expiry of sessions of processes that are gone ---
 "$CAPPED_COUNT" --reset >/dev/null
@@ -112,7 +97,7 @@ sleeper=$!
 i=0
 while [ "$(capped_count)" != 2 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 1.2
-count_is 2 "without CAPPED_IDLE_EXPIRY nothing expires"
+capped_count_is 2 "without CAPPED_IDLE_EXPIRY nothing expires"
 check "CAPPED_IDLE_EXPIRY=1 frees the session of the process that is gone, not the running one" \
 	sh -c 'test "$(CAPPED_IDLE_EXPIRY=1 "$1" "$2")" = 1' sh "$CAPPED_COUNT" "$CAPPED_STATE_DIR"
 check "... the one left is the running process" \
@@ -123,7 +108,7 @@ CAPPED_IDLE_EXPIRY=1
 export CAPPED_IDLE_EXPIRY
 client --end logout
 [ "$rc" = 0 ] && ok "the module expires it too at the next login" || not_ok "login with CAPPED_IDLE_EXPIRY=1 (rc $rc)"
-count_is 0 "... and the count is 0"
+capped_count_is 0 "... and the count is 0"
 unset CAPPED_IDLE_EXPIRY
 
 # --- the hold ---
@@ -136,7 +121,7 @@ unset CAPPED_HOLD_MS
 ms=$(( (t1 - t0) / 1000000 ))
 [ "$rc" = 0 ] && [ "$ms" -ge 1500 ] && ok "CAPPED_HOLD_MS=1500: the login lasted ${ms} ms" ||
 	not_ok "CAPPED_HOLD_MS=1500: rc $rc, the client took ${ms} ms"
-count_is 0 "... and its session was given back"
+capped_count_is 0 "... and its session was given back"
 
 # --- bad input: a clear error from C_Initialize, never a crash ---
 # bad_env DESCRIPTION PATTERN VAR=VALUE...: C_Initialize fails with

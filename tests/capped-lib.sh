@@ -9,6 +9,13 @@
 #                        its own softhsm2.conf
 #   capped_env DIR       exports the fixture's variables for the pool DIR
 #   capped_count         the pool's taken count (capped-count)
+#   capped_setup TOKDIR POOLDIR [MAX]
+#                        capped_token TOKDIR (bails out when it cannot be
+#                        made) with SOFTHSM2_CONF exported to it, then
+#                        capped_env POOLDIR and, when given,
+#                        CAPPED_MAX_SESSIONS=MAX exported
+#   capped_count_is N DESC   a TAP check: the taken count is N (the pool
+#                        listed when not)
 #
 # Sets CAPPED_MODULE (the fixture .so), CAPPED_COUNT, LATE_CLIENT.
 
@@ -75,4 +82,25 @@ capped_env() {
 
 capped_count() {
 	"$CAPPED_COUNT" "$CAPPED_STATE_DIR"
+}
+
+capped_setup() {
+	capped_token "$1" || bail_out "no SoftHSM2 token in $1"
+	SOFTHSM2_CONF=$1/softhsm2.conf
+	export SOFTHSM2_CONF
+	capped_env "$2" || bail_out "cannot make the pool $2"
+	if [ -n "${3:-}" ]; then
+		CAPPED_MAX_SESSIONS=$3
+		export CAPPED_MAX_SESSIONS
+	fi
+}
+
+capped_count_is() {
+	capped_got=$(capped_count)
+	if [ "$capped_got" = "$1" ]; then
+		ok "$2 (count $capped_got)"
+	else
+		not_ok "$2: count is '$capped_got', expected $1"
+		"$CAPPED_COUNT" --list "$CAPPED_STATE_DIR" | sed 's/^/#   /'
+	fi
 }

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pkcs11-types.h"
+#include "driver-common.h"
 
 typedef CK_RV (*slot_list_fn)(CK_BYTE, CK_SLOT_ID *, CK_ULONG *);
 
@@ -32,7 +32,7 @@ static CK_SLOT_ID slot;
 static CK_SESSION_HANDLE h;
 static const char *pin, *scenario = "plain";
 
-#define CALL(name) ((CK_##name)fl->fn[P11L_##name])
+#define CALL(name) DRIVER_CALL(fl, name)
 
 static void must(const char *what, CK_RV rv)
 {
@@ -72,7 +72,6 @@ int main(int argc, char **argv)
 {
 	CK_SLOT_ID slots[16];
 	CK_ULONG n = 16;
-	void *mod, *sym;
 	CK_C_GetFunctionList gfl;
 
 	if (argc < 3) {
@@ -82,13 +81,8 @@ int main(int argc, char **argv)
 	pin = argv[2];
 	if (argc > 3)
 		scenario = argv[3];
-	mod = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!mod) {
-		fprintf(stderr, "cleanup-prog: %s\n", dlerror());
-		return 1;
-	}
-	sym = dlsym(mod, "C_GetFunctionList");
-	memcpy(&gfl, &sym, sizeof gfl);
+	gfl = (CK_C_GetFunctionList)driver_sym(driver_dlopen("cleanup-prog", argv[1]),
+					       "C_GetFunctionList");
 	if (!gfl)
 		return 1;
 	must("C_GetFunctionList", gfl(&fl));
@@ -104,10 +98,8 @@ int main(int argc, char **argv)
 	open_session();
 	login("C_Login");
 	if (strcmp(scenario, "midway") == 0 || strcmp(scenario, "reuse") == 0) {
-		void (*openssl_cleanup)(void);
+		p11l_fn openssl_cleanup = driver_sym(RTLD_DEFAULT, "OPENSSL_cleanup");
 
-		sym = dlsym(RTLD_DEFAULT, "OPENSSL_cleanup");
-		memcpy(&openssl_cleanup, &sym, sizeof openssl_cleanup);
 		if (openssl_cleanup)
 			openssl_cleanup();
 		must("C_Logout", CALL(C_Logout)(h));

@@ -55,6 +55,17 @@ same "variables win over the file, the rest comes from the file" "$T/want" "$T/g
 run over0 lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_DEBUG=0 -- "$DRIVER" "$MOD" no-login
 check "P11LOGOUT_DEBUG=0 over 'debug = 1': silent" test ! -s "$T/over0.err"
 
+# one_warning DESC FILE PREFIX: FILE is one line, which starts with PREFIX.
+one_warning() {
+	if [ "$(wc -l <"$2")" = 1 ] &&
+		awk -v p="$3" 'index($0, p) == 1 { f = 1 } END { exit !f }' "$2"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		show "$2"
+	fi
+}
+
 # --- a bad line: one warning, skipped, the rest applies ---
 # bad_line NAME LINE: LINE as line 3 of a file that also sets wait = 4 and
 # mode = close.
@@ -63,13 +74,8 @@ bad_line() {
 	conf=$T/bad-$name.conf
 	printf '# bad line test\nwait = 4\n%s\nmode = close\n' "$line" >"$conf"
 	run "bad-$name" lib P11LOGOUT_CONFIG="$conf" -- "$DRIVER" "$MOD" no-login
-	e=$T/bad-$name.err
-	if [ "$(wc -l <"$e")" = 1 ] && grep -q "^libp11logout: $conf:3: " "$e"; then
-		ok "bad line ($name): exactly one warning line on stderr, naming file:line"
-	else
-		not_ok "bad line ($name): exactly one warning line on stderr, naming file:line"
-		show "$e"
-	fi
+	one_warning "bad line ($name): exactly one warning line on stderr, naming file:line" \
+		"$T/bad-$name.err" "libp11logout: $conf:3: "
 	expect "bad line ($name): the rest applies (mode close)" "$T/bad-$name.exit" <<'EOF'
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 EOF
@@ -104,13 +110,8 @@ for kind in missing directory; do
 	directory) conf=$T/conf.d; mkdir -p "$conf" ;;
 	esac
 	run "un-$kind" lib P11LOGOUT_CONFIG="$conf" P11LOGOUT_MODE=close -- "$DRIVER" "$MOD" no-login
-	e=$T/un-$kind.err
-	if [ "$(wc -l <"$e")" = 1 ] && grep -q -F "libp11logout: $conf:" "$e"; then
-		ok "unreadable file ($kind): exactly one warning line, naming it"
-	else
-		not_ok "unreadable file ($kind): exactly one warning line, naming it"
-		show "$e"
-	fi
+	one_warning "unreadable file ($kind): exactly one warning line, naming it" \
+		"$T/un-$kind.err" "libp11logout: $conf: "
 	expect "unreadable file ($kind): the variables still apply" "$T/un-$kind.exit" <<'EOF'
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 EOF
@@ -230,13 +231,8 @@ EOF
 		label=${bad%%:*} rest=${bad#*:}
 		mode=${rest%%:*} owner=${rest#*:}
 		in_ns "sg-$label" "$mode" "$owner" P11LOGOUT_CONFIG="$T/named.conf" -- "$sg" "$MOD"
-		e=$T/sg-$label.err
-		if [ "$(wc -l <"$e")" = 1 ] && grep -q -F "$default_conf" "$e"; then
-			ok "setgid, default file $label: one warning, file ignored (no debug banner)"
-		else
-			not_ok "setgid, default file $label: one warning, file ignored (no debug banner)"
-			show "$e"
-		fi
+		one_warning "setgid, default file $label: one warning, file ignored (no debug banner)" \
+			"$T/sg-$label.err" "libp11logout: $default_conf: "
 	done
 	# Not setgid: the same group-writable file is simply read.
 	in_ns plain-gw 0664 0:0 -u P11LOGOUT_CONFIG -- "$T/secure-prog-plain" "$MOD"

@@ -2,8 +2,29 @@
 # pkcs11-provider): each runs a tool on the SoftHSM2 token through
 # pkcs11-spy, once without the library and once with it, then observes
 # what the run without it left behind and asserts the matching claim.
-# Sourced after tap-lib.sh, softhsm-setup.sh and spy-trace.sh, once
-# P11L_TMP and the token exist.
+# Sourced after tap-lib.sh; brings the token, trace and engine helpers.  A
+# test file starts with p11l_cons_fixture.
+
+. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
+. "$P11L_TEST_SRCDIR/spy-trace.sh"
+. "$P11L_TEST_SRCDIR/engine-lib.sh"
+
+# p11l_cons_fixture [engine | provider] [COMMAND[:PACKAGE]]...: the
+# preamble: p11l_spy_fixture with the same words (skips where a component
+# or COMMAND is missing, makes P11L_TMP and the token), the data to sign
+# ($P11L_TMP/data) and, with engine, P11L_CONF (the libp11 engine in front
+# of the spy) and each key's certificate (p11l_cons_certs).
+p11l_cons_fixture() {
+	p11l_spy_fixture "$@"
+	p11l_engine_data
+	case " $* " in
+	*" engine "*)
+		P11L_CONF=$P11L_TMP/engine.cnf
+		p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
+		p11l_cons_certs || bail_out "cannot make the certificates"
+		;;
+	esac
+}
 
 # p11l_cons_run TAG MODE COMMAND...: COMMAND with pkcs11-spy loading
 # SoftHSM2 and writing $TAG.trace; MODE is none (no libp11logout), lib
@@ -301,9 +322,6 @@ p11l_cons_pe() {
 	ld -m i386pep --subsystem "$2" -e efi_main -o "$1" "$P11L_TMP/pe-stub.o" \
 		2>>"$P11L_TMP/pe.log"
 }
-
-# The pkcs11-provider module (OpenSSL 3 provider); P11L_PROVIDER overrides.
-P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
 
 # p11l_cons_provider_conf FILE LINE...: an OPENSSL_CONF that loads the
 # default provider and pkcs11-provider, whose module is pkcs11-spy, with

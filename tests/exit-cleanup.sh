@@ -15,11 +15,7 @@
 PROG=$P11L_TEST_BUILDDIR/cleanup-prog
 RAII=$P11L_TEST_BUILDDIR/cleanup-raii
 MOD=$P11L_TEST_BUILDDIR/.libs/fake-module.so
-for f in "$P11L_LIB" "$MOD" "$PROG"; do
-	[ -e "$f" ] || bail_out "missing $f"
-done
-p11l_tmpdir
-T=$P11L_TMP
+p11l_fixture "$P11L_LIB" "$MOD" "$PROG"
 p11l_hermetic
 unset PKCS11SPY PKCS11SPY_OUTPUT
 

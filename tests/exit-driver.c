@@ -21,7 +21,6 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pkcs11-types.h"
+#include "driver-common.h"
 
 typedef CK_RV (*info_fn)(void *);
 
@@ -37,19 +36,7 @@ static CK_FUNCTION_LIST *fl;
 
 static void mark(const char *what)
 {
-	const char *path = getenv("ODD_LOG");
-	char line[128];
-	int n, fd;
-
-	if (!path || !*path)
-		return;
-	n = snprintf(line, sizeof line, "%s\n", what);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-	if (fd >= 0) {
-		if (write(fd, line, (size_t)n) < 0)
-			perror("exit-driver: log");
-		close(fd);
-	}
+	driver_log("ODD_LOG", what);
 }
 
 static int status(void)
@@ -61,29 +48,23 @@ static int status(void)
 
 static void login(const char *path, CK_SLOT_ID slots)
 {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL), *sym;
-	CK_C_GetFunctionList get;
-	CK_RV rv;
+	CK_C_GetFunctionList get = (CK_C_GetFunctionList)driver_sym(
+		driver_dlopen("exit-driver", path), "C_GetFunctionList");
 
-	if (!h || !(sym = dlsym(h, "C_GetFunctionList"))) {
-		fprintf(stderr, "exit-driver: cannot load %s\n", path);
+	if (!get) {
+		fprintf(stderr, "exit-driver: no C_GetFunctionList in %s\n", path);
 		exit(1);
 	}
-	memcpy(&get, &sym, sizeof get);
-	if (get(&fl) != CKR_OK ||
-	    ((CK_C_Initialize)fl->fn[P11L_C_Initialize])(NULL) != CKR_OK) {
+	if (get(&fl) != CKR_OK || DRIVER_CALL(fl, C_Initialize)(NULL) != CKR_OK) {
 		fprintf(stderr, "exit-driver: C_Initialize failed\n");
 		exit(1);
 	}
 	for (CK_SLOT_ID slot = 1; slot <= slots; slot++) {
 		CK_SESSION_HANDLE s;
 
-		rv = ((CK_C_OpenSession)fl->fn[P11L_C_OpenSession])(slot,
-			CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
-		if (rv == CKR_OK)
-			rv = ((CK_C_Login)fl->fn[P11L_C_Login])(s, CKU_USER,
-				(CK_UTF8CHAR *)"123456", 6);
-		printf("slot %lu: C_Login: 0x%lx\n", slot, rv);
+		printf("slot %lu: C_Login: 0x%lx\n", slot,
+		       driver_login(fl, slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+				    "123456", &s));
 	}
 	fflush(stdout);
 	mark("driver: logged in");
@@ -102,19 +83,15 @@ int main(int argc, char **argv)
 	const char *sc = argc > 2 ? argv[1] : "";
 
 	if ((strcmp(sc, "cleanup") == 0 || strcmp(sc, "exit") == 0) && argc == 5) {
-		void *sym;
+		p11l_fn cleanup;
 		long ms = atol(argv[4]);
 		struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 
 		login(argv[2], (CK_SLOT_ID)atol(argv[3]));
-		sym = strcmp(sc, "cleanup") == 0 ?
-			dlsym(RTLD_DEFAULT, "OPENSSL_cleanup") : NULL;
-		if (sym) {
-			void (*cleanup)(void);
-
-			memcpy(&cleanup, &sym, sizeof cleanup);
+		cleanup = strcmp(sc, "cleanup") == 0 ?
+			driver_sym(RTLD_DEFAULT, "OPENSSL_cleanup") : NULL;
+		if (cleanup)
 			cleanup();
-		}
 		mark("driver: cleanup returned");
 		nanosleep(&t, NULL);
 		/* Left in stdio's buffer: exit() writes it out. */

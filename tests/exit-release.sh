@@ -43,9 +43,7 @@ quiet "$n.with"
 
 # --- two slots; the abandoned release returns while the program runs on ---
 n=cleanup-late
-run "$n.without" "" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 -- \
-	"$EXIT_DRIVER" cleanup "$ODD" 2 2500
-run "$n.with" lib ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
+both "$n" ODD_LOGOUT_MS=1500 ROBUST_EXIT=42 + P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" cleanup "$ODD" 2 2500
 output_unchanged "$n"
 check "$n: the release started on slot 1 before the give-up" \
@@ -66,9 +64,7 @@ quiet "$n.with"
 
 # --- exit() alone: released on the exiting thread, the watchdog ends it ---
 n=exit-stuck
-run "$n.without" "" ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 -- \
-	"$EXIT_DRIVER" exit "$ODD" 2 0
-run "$n.with" lib ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 P11LOGOUT_TIMEOUT=1 -- \
+both "$n" ODD_LOGOUT_MS=3000 ROBUST_EXIT=42 + P11LOGOUT_TIMEOUT=1 -- \
 	"$EXIT_DRIVER" exit "$ODD" 2 0
 output_unchanged "$n"
 check "$n: the buffered output is there (stdout ends with 'done')" \
@@ -91,8 +87,7 @@ check "$n: status 42" test "$(rc "$n.with")" = 42
 
 # --- quick_exit() ---
 n=quick
-run "$n.without" "" ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
-run "$n.with" lib ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
+both "$n" ROBUST_EXIT=42 -- "$EXIT_DRIVER" quick "$ODD"
 output_unchanged "$n"
 check "$n: control without the library: no C_Logout" \
 	test ! -s "$T/$n.without.exit"

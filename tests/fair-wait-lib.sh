@@ -1,7 +1,10 @@
 # N signing processes at once against the session-capped fixture, for the
-# benchmark.  Sourced after tap-lib.sh, capped-lib.sh and p11l_tmpdir.
+# benchmark and wait-capped.sh.  Sourced after tap-lib.sh, capped-lib.sh and
+# p11l_tmpdir.
 #
 #   fair_wait_setup DIR N      a token and N copies of it under DIR
+#   fair_wait_copies TOK DIR N N copies of the token TOK under DIR, each
+#                              with its data to sign
 #   fair_wait_run DIR N [VAR=VALUE...]
 #                              runs the N at once, with VAR=VALUE... in their
 #                              environment; prints "ok ms" (how many
@@ -22,10 +25,14 @@
 
 fair_wait_setup() {
 	capped_token "$1/tok" >/dev/null 2>&1 || return 1
+	fair_wait_copies "$1/tok" "$1" "$2"
+}
+
+fair_wait_copies() {
 	fw_i=1
-	while [ $fw_i -le "$2" ]; do
-		capped_token_copy "$1/tok" "$1/$fw_i" || return 1
-		printf 'file %s\n' "$fw_i" >"$1/$fw_i/data"
+	while [ $fw_i -le "$3" ]; do
+		capped_token_copy "$1" "$2/$fw_i" || return 1
+		printf 'file %s\n' "$fw_i" >"$2/$fw_i/data"
 		fw_i=$((fw_i + 1))
 	done
 }

@@ -19,12 +19,12 @@ command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
 p11l_tmpdir
 T=$P11L_TMP
 
-# both NAME [VAR=VALUE...] -- ARG...: run NAME.without and NAME.with.
-both() {
-	name=$1
-	shift
-	run "$name.without" "" "$@"
-	run "$name.with" lib "$@"
+# scenario NAME [VAR=VALUE...] -- ARG...: both, then the checks every
+# scenario makes: baseline and program_unchanged.
+scenario() {
+	both "$@"
+	baseline "$1"
+	program_unchanged "$1"
 }
 
 # exits_as DESCRIPTION TAG: TAG.exit is exactly the text on stdin.
@@ -70,9 +70,7 @@ $LOGOUT_100
 EOF
 
 # CKU_SO is recorded like CKU_USER.
-both so-login -- "$DRIVER" "$MOD" so-login
-baseline so-login
-program_unchanged so-login
+scenario so-login -- "$DRIVER" "$MOD" so-login
 exits_as "so-login: an SO login is logged out at exit" so-login.with <<EOF
 $LOGOUT_100
 EOF
@@ -90,9 +88,7 @@ $LOGOUT_100
 EOF
 
 # --- nothing logged in: no call at all --------------------------------
-both no-login -- "$DRIVER" "$MOD" no-login
-baseline no-login
-program_unchanged no-login
+scenario no-login -- "$DRIVER" "$MOD" no-login
 exits_as "no-login: no PKCS#11 call at exit" no-login.with </dev/null
 
 both bad-pin -- "$DRIVER" "$MOD" bad-pin
@@ -114,22 +110,16 @@ exits_as "context-specific: CKU_CONTEXT_SPECIFIC is ignored (no call at exit)" \
 	context-specific.with </dev/null
 
 # --- the program cleaned up itself: no extra call ---------------------
-both self-logout -- "$DRIVER" "$MOD" self-logout
-baseline self-logout
-program_unchanged self-logout
+scenario self-logout -- "$DRIVER" "$MOD" self-logout
 same "self-logout: the whole log is the same with and without the library" \
 	"$T/self-logout.without.log" "$T/self-logout.with.log"
 
-both self-finalize -- "$DRIVER" "$MOD" self-finalize
-baseline self-finalize
-program_unchanged self-finalize
+scenario self-finalize -- "$DRIVER" "$MOD" self-finalize
 same "self-finalize: the whole log is the same with and without the library" \
 	"$T/self-finalize.without.log" "$T/self-finalize.with.log"
 
 # A login after the program's own logout is recorded again.
-both relogin -- "$DRIVER" "$MOD" login-logout-login
-baseline relogin
-program_unchanged relogin
+scenario relogin -- "$DRIVER" "$MOD" login-logout-login
 exits_as "relogin: a login after C_Logout is logged out at exit" \
 	relogin.with <<EOF
 $LOGOUT_100
@@ -137,9 +127,7 @@ EOF
 
 # After C_Finalize and a new C_Initialize, only the new login counts, on
 # the new session (101); session 100 no longer exists.
-both finalize-relogin -- "$DRIVER" "$MOD" finalize-relogin
-baseline finalize-relogin
-program_unchanged finalize-relogin
+scenario finalize-relogin -- "$DRIVER" "$MOD" finalize-relogin
 exits_as "finalize-relogin: the login after re-initialising is logged out" \
 	finalize-relogin.with <<'EOF'
 fake1 C_Logout session=101 slot=1 -> CKR_OK
@@ -147,9 +135,7 @@ fake1 C_CloseSession session=101 slot=1 -> CKR_OK
 EOF
 
 # --- no session left open: a temporary one ----------------------------
-both close-before-exit -- "$DRIVER" "$MOD" close-before-exit
-baseline close-before-exit
-program_unchanged close-before-exit
+scenario close-before-exit -- "$DRIVER" "$MOD" close-before-exit
 exits_as "close-before-exit: logout through a temporary serial session" \
 	close-before-exit.with <<'EOF'
 fake1 C_OpenSession slot=1 flags=0x4 session=101 -> CKR_OK
@@ -158,18 +144,14 @@ fake1 C_CloseSession session=101 slot=1 -> CKR_OK
 EOF
 
 # Session 100 (logged in) closed, 101 still open: the logout uses 101.
-both close-login-session -- "$DRIVER" "$MOD" close-login-session
-baseline close-login-session
-program_unchanged close-login-session
+scenario close-login-session -- "$DRIVER" "$MOD" close-login-session
 exits_as "close-login-session: logout on the session still open" \
 	close-login-session.with <<'EOF'
 fake1 C_Logout session=101 slot=1 -> CKR_OK
 fake1 C_CloseSession session=101 slot=1 -> CKR_OK
 EOF
 
-both close-all -- "$DRIVER" "$MOD" close-all-before-exit
-baseline close-all
-program_unchanged close-all
+scenario close-all -- "$DRIVER" "$MOD" close-all-before-exit
 exits_as "close-all: after C_CloseAllSessions, logout through a temporary session" \
 	close-all.with <<'EOF'
 fake1 C_OpenSession slot=1 flags=0x4 session=102 -> CKR_OK
@@ -179,9 +161,7 @@ EOF
 
 # A forked child inherits the exit handler and the record, but the logins
 # are its parent's: it must make no call when it exits.
-both fork -- "$DRIVER" "$MOD" fork
-baseline fork
-program_unchanged fork
+scenario fork -- "$DRIVER" "$MOD" fork
 sed -n '/^child exit$/,/^child done$/p' "$T/fork.with.log" >"$T/fork.child"
 printf 'child exit\nchild done\n' >"$T/expected"
 same "fork: a child's exit makes no call for its parent's login" \
@@ -202,18 +182,14 @@ exits_as "login-3.0: a C_LoginUser login (C_GetInterface) is logged out" \
 $LOGOUT_100
 EOF
 
-both login-3.0-list -- "$DRIVER" "$MOD" login-3.0-list
-baseline login-3.0-list
-program_unchanged login-3.0-list
+scenario login-3.0-list -- "$DRIVER" "$MOD" login-3.0-list
 exits_as "login-3.0-list: a C_LoginUser login (C_GetInterfaceList) is logged out" \
 	login-3.0-list.with <<EOF
 $LOGOUT_100
 EOF
 
 # A 3.2 list (104 entries, allocated at exactly that size) is wrapped too.
-both login-3.2-list FAKE_IFACE_VERSION=3.2 -- "$DRIVER" "$MOD" login-3.0-list
-baseline login-3.2-list
-program_unchanged login-3.2-list
+scenario login-3.2-list FAKE_IFACE_VERSION=3.2 -- "$DRIVER" "$MOD" login-3.0-list
 exits_as "login-3.2-list: a C_LoginUser login through a 3.2 list is logged out" \
 	login-3.2-list.with <<EOF
 $LOGOUT_100
@@ -221,9 +197,7 @@ EOF
 
 # A version the library does not know passes through unwrapped: the
 # program works as without the library, and nothing is called at exit.
-both login-9.9-list FAKE_IFACE_VERSION=9.9 -- "$DRIVER" "$MOD" login-3.0-list
-baseline login-9.9-list
-program_unchanged login-9.9-list
+scenario login-9.9-list FAKE_IFACE_VERSION=9.9 -- "$DRIVER" "$MOD" login-3.0-list
 exits_as "login-9.9-list: an unknown list version is not wrapped: no call at exit" \
 	login-9.9-list.with <<EOF
 EOF
@@ -232,18 +206,14 @@ run login-9.9-debug lib FAKE_IFACE_VERSION=9.9 P11LOGOUT_DEBUG=1 -- \
 check "login-9.9-list: the debug log names the unknown version" \
 	grep -q 'function list version 9.9 is unknown; passed through unwrapped' "$T/login-9.9-debug.err"
 
-both login-if-2.40 -- "$DRIVER" "$MOD" login-if-2.40
-baseline login-if-2.40
-program_unchanged login-if-2.40
+scenario login-if-2.40 -- "$DRIVER" "$MOD" login-if-2.40
 exits_as "login-if-2.40: a login through the 2.40 interface is logged out" \
 	login-if-2.40.with <<EOF
 $LOGOUT_100
 EOF
 
 # The list's own C_GetFunctionList member is wrapped too.
-both list-getter -- "$DRIVER" "$MOD" list-getter
-baseline list-getter
-program_unchanged list-getter
+scenario list-getter -- "$DRIVER" "$MOD" list-getter
 exits_as "list-getter: a login through the list from the list's getter is logged out" \
 	list-getter.with <<EOF
 $LOGOUT_100
@@ -251,25 +221,20 @@ EOF
 
 # --- two slots --------------------------------------------------------
 # Slot 1 has sessions 100 and 101 (logged in on 101), slot 2 has 102.
-both two-slots FAKE_SLOTS=2 -- "$DRIVER" "$MOD" two-slots
-baseline two-slots
-program_unchanged two-slots
+scenario two-slots FAKE_SLOTS=2 -- "$DRIVER" "$MOD" two-slots
 E=$T/two-slots.with.exit
 s1=$(sed -n 's/^fake1 C_Logout session=\(10[01]\) slot=1 -> CKR_OK$/\1/p' "$E")
 case $s1 in
 100 | 101) ok "two-slots: slot 1 logged out on one of its sessions ($s1)" ;;
 *) not_ok "two-slots: slot 1 logged out on one of its sessions"; show "$E" ;;
 esac
-sort "$E" >"$T/got"
-sort >"$T/expected" <<EOF
+expect_lines "two-slots: both slots logged out, every open session closed" "$E" <<EOF
 fake1 C_Logout session=${s1:-100} slot=1 -> CKR_OK
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 fake1 C_CloseSession session=101 slot=1 -> CKR_OK
 fake1 C_Logout session=102 slot=2 -> CKR_OK
 fake1 C_CloseSession session=102 slot=2 -> CKR_OK
 EOF
-same "two-slots: both slots logged out, every open session closed" \
-	"$T/expected" "$T/got"
 # line N FILE TEXT: the line number of TEXT in FILE (0 if absent).
 line() { grep -nxF "$2" "$1" | sed -n '1s/:.*//p' | grep . || echo 0; }
 l1=$(line "$E" "fake1 C_Logout session=${s1:-100} slot=1 -> CKR_OK")
@@ -283,19 +248,14 @@ check "two-slots: slot 2 logged out before its session is closed" \
 	test "$l2" -gt 0 -a "$l2" -lt "$c102"
 
 # --- two modules ------------------------------------------------------
-both two-modules -- "$DRIVER" "$MOD" two-modules "$MOD2"
-baseline two-modules
-program_unchanged two-modules
+scenario two-modules -- "$DRIVER" "$MOD" two-modules "$MOD2"
 E=$T/two-modules.with.exit
-sort "$E" >"$T/got"
-sort >"$T/expected" <<'EOF'
+expect_lines "two-modules: each module logged out and its session closed" "$E" <<'EOF'
 fake1 C_Logout session=100 slot=1 -> CKR_OK
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 fake2 C_Logout session=100 slot=1 -> CKR_OK
 fake2 C_CloseSession session=100 slot=1 -> CKR_OK
 EOF
-same "two-modules: each module logged out and its session closed" \
-	"$T/expected" "$T/got"
 for m in fake1 fake2; do
 	l=$(line "$E" "$m C_Logout session=100 slot=1 -> CKR_OK")
 	c=$(line "$E" "$m C_CloseSession session=100 slot=1 -> CKR_OK")

@@ -12,12 +12,11 @@
  * appends "driver exit" to $FAKE_LOG just before it exits. */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkcs11-types.h"
+#include "driver-common.h"
 
 #define PIN "s3cr3t-PIN-4711"
 
@@ -35,22 +34,14 @@ static CK_RV expect(const char *what, CK_RV rv, CK_RV want)
 
 static void driver_exit(void)
 {
-	const char *log = getenv("FAKE_LOG");
-	FILE *f = log && *log ? fopen(log, "a") : NULL;
-
 	fflush(stdout);
-	if (f) {
-		fputs("driver exit\n", f);
-		fclose(f);
-	}
+	driver_log("FAKE_LOG", "driver exit");
 	exit(failed);
 }
 
-#define CALL(list, name) ((CK_##name)(list)->fn[P11L_##name])
-
 static void login(const CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const char *what)
 {
-	expect(what, CALL(fl, C_Login)(h, CKU_USER, (CK_UTF8CHAR *)PIN,
+	expect(what, DRIVER_CALL(fl, C_Login)(h, CKU_USER, (CK_UTF8CHAR *)PIN,
 				       sizeof PIN - 1), CKR_OK);
 }
 
@@ -60,7 +51,7 @@ int main(int argc, char **argv)
 	CK_INTERFACE *iface = NULL;
 	CK_VERSION v30 = { 3, 0 };
 	CK_SESSION_HANDLE h = 0, h3 = 0;
-	void *mod, *sym;
+	void *mod;
 	CK_C_GetFunctionList gfl;
 	CK_C_GetInterface gi;
 
@@ -68,20 +59,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: list-bounds MODULE gfl|split\n");
 		return 2;
 	}
-	mod = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!mod) {
-		fprintf(stderr, "list-bounds: %s\n", dlerror());
-		return 1;
-	}
-	sym = dlsym(mod, "C_GetFunctionList");
-	memcpy(&gfl, &sym, sizeof gfl);
+	mod = driver_dlopen("list-bounds", argv[1]);
+	gfl = (CK_C_GetFunctionList)driver_sym(mod, "C_GetFunctionList");
 	if (!gfl || expect("C_GetFunctionList", gfl(&fl), CKR_OK) != CKR_OK || !fl)
 		return 1;
 	printf("C_GetFunctionList list claims %u.%u\n", fl->version.major,
 	       fl->version.minor);
-	expect("C_Initialize", CALL(fl, C_Initialize)(NULL), CKR_OK);
-	expect("C_OpenSession", CALL(fl, C_OpenSession)(1, CKF_SERIAL_SESSION,
-							 NULL, NULL, &h), CKR_OK);
+	expect("C_Initialize", DRIVER_CALL(fl, C_Initialize)(NULL), CKR_OK);
+	expect("C_OpenSession",
+	       DRIVER_CALL(fl, C_OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL, &h),
+	       CKR_OK);
 	if (strcmp(argv[2], "gfl") == 0) {
 		login(fl, h, "C_Login");
 		driver_exit();
@@ -90,20 +77,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "list-bounds: unknown scenario %s\n", argv[2]);
 		return 2;
 	}
-	sym = dlsym(mod, "C_GetInterface");
-	memcpy(&gi, &sym, sizeof gi);
+	gi = (CK_C_GetInterface)driver_sym(mod, "C_GetInterface");
 	if (!gi || expect("C_GetInterface 3.0",
 			  gi((CK_UTF8CHAR *)P11L_INTERFACE_NAME, &v30, &iface, 0),
 			  CKR_OK) != CKR_OK || !iface)
 		return 1;
 	fl3 = iface->pFunctionList;
-	expect("C_OpenSession 3.0", CALL(fl3, C_OpenSession)(1, CKF_SERIAL_SESSION,
-							     NULL, NULL, &h3), CKR_OK);
+	expect("C_OpenSession 3.0",
+	       DRIVER_CALL(fl3, C_OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL, &h3),
+	       CKR_OK);
 	login(fl, h, "C_Login 2.x");
-	expect("C_Logout 2.x", CALL(fl, C_Logout)(h), CKR_OK);
+	expect("C_Logout 2.x", DRIVER_CALL(fl, C_Logout)(h), CKR_OK);
 	login(fl3, h3, "C_Login 3.0");
-	expect("C_Logout 3.0", CALL(fl3, C_Logout)(h3), CKR_OK);
-	expect("C_CloseSession 3.0", CALL(fl3, C_CloseSession)(h3), CKR_OK);
+	expect("C_Logout 3.0", DRIVER_CALL(fl3, C_Logout)(h3), CKR_OK);
+	expect("C_CloseSession 3.0", DRIVER_CALL(fl3, C_CloseSession)(h3), CKR_OK);
 	login(fl, h, "C_Login 2.x again");
 	driver_exit();
 	return 0;

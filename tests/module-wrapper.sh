@@ -122,12 +122,7 @@ done
 [ -n "$why" ] || [ -r "$P11L_ENGINE" ] || why="no libp11 engine"
 if [ -z "$why" ]; then
 	unset OPENSSL_CONF P11LOGOUT_MODULE PKCS11_MODULE_PATH
-	capped_token "$T/ctok" || bail_out "no SoftHSM2 token for the fixture"
-	SOFTHSM2_CONF=$T/ctok/softhsm2.conf
-	export SOFTHSM2_CONF
-	capped_env "$T/pool"
-	CAPPED_MAX_SESSIONS=16
-	export CAPPED_MAX_SESSIONS
+	capped_setup "$T/ctok" "$T/pool" 16
 	URI="pkcs11:token=t;object=k1;type=private;pin-value=$CAPPED_PIN"
 	mkdir "$T/batch"
 	p11l_engine_conf "$T/capped.cnf" "$CAPPED_MODULE"

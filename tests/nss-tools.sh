@@ -8,25 +8,10 @@
 # call".  The request must verify, the CMS signature too (openssl cms).
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 engine not found at $P11L_ENGINE (libengine-pkcs11-openssl), which makes the certificates"
-for t in certutil cmsutil modutil; do
-	command -v $t >/dev/null 2>&1 || skip_all "$t not installed (libnss3-tools)"
-done
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-P11L_CONF=$P11L_TMP/engine.cnf
-p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
-p11l_cons_certs || bail_out "cannot make the certificates"
-p11l_engine_data
+# The libp11 engine makes the certificates.
+p11l_cons_fixture engine certutil:libnss3-tools cmsutil:libnss3-tools modutil:libnss3-tools
 
 # The certificates go onto the token with their key's CKA_ID: NSS pairs a
 # certificate with its private key by CKA_ID.

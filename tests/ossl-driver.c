@@ -18,33 +18,14 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "pkcs11-types.h"
-
-static void mark(const char *what)
-{
-	const char *path = getenv("ODD_LOG");
-	char line[128];
-	int fd, n;
-
-	if (!path || !*path)
-		return;
-	n = snprintf(line, sizeof line, "%s\n", what);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-	if (fd >= 0) {
-		if (write(fd, line, (size_t)n) < 0)
-			perror("ossl-driver: log");
-		close(fd);
-	}
-}
+#include "driver-common.h"
 
 /* As the module does: OpenSSL 3.0's EVP_Q_mac crashes after
  * OPENSSL_cleanup(), so OPENSSL_init_crypto (0 then) is asked first,
@@ -64,7 +45,6 @@ static int mac_works(int raw)
 int main(int argc, char **argv)
 {
 	const char *sc;
-	void *mod, *sym;
 	CK_C_GetFunctionList g;
 	CK_FUNCTION_LIST *fl = NULL;
 	CK_SESSION_HANDLE h = 0;
@@ -88,45 +68,32 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	mod = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!mod) {
-		fprintf(stderr, "ossl-driver: %s\n", dlerror());
+	g = (CK_C_GetFunctionList)driver_sym(driver_dlopen("ossl-driver", argv[1]),
+					     "C_GetFunctionList");
+	if (!g || g(&fl) != CKR_OK || !fl ||
+	    DRIVER_CALL(fl, C_Initialize)(NULL) != CKR_OK)
 		return 1;
-	}
-	sym = dlsym(mod, "C_GetFunctionList");
-	if (!sym)
-		return 1;
-	memcpy(&g, &sym, sizeof g);
-	if (g(&fl) != CKR_OK || !fl)
-		return 1;
-	if (((CK_C_Initialize)fl->fn[P11L_C_Initialize])(NULL) != CKR_OK)
-		return 1;
-	if (((CK_C_OpenSession)fl->fn[P11L_C_OpenSession])(1, CKF_SERIAL_SESSION,
-							    NULL, NULL, &h) != CKR_OK)
-		return 1;
-	rv = ((CK_C_Login)fl->fn[P11L_C_Login])(h, CKU_USER, (CK_UTF8CHAR *)"1234", 4);
+	rv = driver_login(fl, 1, CKF_SERIAL_SESSION, "1234", &h);
 	printf("C_Login: 0x%lx\n", rv);
 
 	if (strcmp(sc, "bypass") == 0) {
 		/* libcrypto's own definition: a lookup in its handle. */
 		void *lc = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
-		void (*real_cleanup)(void);
+		p11l_fn real_cleanup = lc ? driver_sym(lc, "OPENSSL_cleanup") : NULL;
 
-		sym = lc ? dlsym(lc, "OPENSSL_cleanup") : NULL;
-		if (!sym) {
+		if (!real_cleanup) {
 			fprintf(stderr, "ossl-driver: libcrypto's OPENSSL_cleanup not found\n");
 			return 1;
 		}
-		memcpy(&real_cleanup, &sym, sizeof real_cleanup);
 		real_cleanup();
 	} else {
 		OPENSSL_cleanup();
 	}
-	mark("driver: cleanup done");
+	driver_log("ODD_LOG", "driver: cleanup done");
 	if (strcmp(sc, "late-logout") == 0) {
-		rv = ((CK_C_Logout)fl->fn[P11L_C_Logout])(h);
+		rv = DRIVER_CALL(fl, C_Logout)(h);
 		printf("C_Logout after cleanup: 0x%lx\n", rv);
 	}
-	mark("driver exit");
+	driver_log("ODD_LOG", "driver exit");
 	exit(0);
 }

@@ -19,20 +19,9 @@
 # verify.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_PROVIDER" ] ||
-	skip_all "pkcs11-provider not installed ($P11L_PROVIDER; packaged from Debian 13 on, not in Debian 12)"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-p11l_engine_data
+p11l_cons_fixture provider
 echo "$P11L_PIN" >"$P11L_TMP/pin"
 diag "$(openssl version)"
 diag "pkcs11-provider: $P11L_PROVIDER"

@@ -7,8 +7,7 @@
 . "$P11L_TEST_SRCDIR/robust-lib.sh"
 
 for v in plain reinit logout; do
-	run "fork-$v.without" "" -- "$ROBUST_DRIVER" fork "$ODD" "$v"
-	run "fork-$v.with" lib -- "$ROBUST_DRIVER" fork "$ODD" "$v"
+	both "fork-$v" -- "$ROBUST_DRIVER" fork "$ODD" "$v"
 done
 
 # The control: a C_Logout in the child is what breaks the parent.  If the
@@ -19,25 +18,21 @@ check "control: a child's C_Logout makes the parent's C_Sign fail (CKR_USER_NOT_
 output_unchanged fork-plain
 check "plain: the parent signs after the child exited" \
 	grep -qx 'parent C_Sign after the child exited: 0x0' "$T/fork-plain.with.out"
-expect "plain: exact module calls without the library (nothing at exit)" \
-	"$T/fork-plain.without.log" <<EOF2
-odd C_Initialize -> CKR_OK
+# The program's calls, the same in both runs.
+PLAIN='odd C_Initialize -> CKR_OK
 odd C_OpenSession(slot 1) -> CKR_OK
 odd C_Login(slot 1) -> CKR_OK
 driver: fork
 driver: child exited with 0
 odd C_Sign(slot 1) -> CKR_OK
-driver exit
+driver exit'
+expect "plain: exact module calls without the library (nothing at exit)" \
+	"$T/fork-plain.without.log" <<EOF2
+$PLAIN
 EOF2
 expect "plain: exact module calls with the library: no C_Logout from the child, one at the parent's exit" \
 	"$T/fork-plain.with.log" <<EOF2
-odd C_Initialize -> CKR_OK
-odd C_OpenSession(slot 1) -> CKR_OK
-odd C_Login(slot 1) -> CKR_OK
-driver: fork
-driver: child exited with 0
-odd C_Sign(slot 1) -> CKR_OK
-driver exit
+$PLAIN
 odd C_Logout(slot 1) -> CKR_OK
 odd C_CloseSession(slot 1) -> CKR_OK
 EOF2

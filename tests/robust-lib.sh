@@ -9,13 +9,7 @@ ROBUST_DRIVER=$P11L_TEST_BUILDDIR/robust-driver
 ODD=$P11L_TEST_BUILDDIR/.libs/odd-module.so
 ODD2=$P11L_TEST_BUILDDIR/.libs/odd-module2.so
 ODDC=$P11L_TEST_BUILDDIR/.libs/odd-crypto-module.so
-
-for f in "$P11L_LIB" "$ODD" "$ODD2" "$ROBUST_DRIVER"; do
-	[ -f "$f" ] || bail_out "missing $f: run make check"
-done
-command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
-p11l_tmpdir
-T=$P11L_TMP
+p11l_fixture "$P11L_LIB" "$ODD" "$ODD2" "$ROBUST_DRIVER"
 
 # The valgrind command line (P11L_VG, from tap-lib.sh) goes before every
 # program that run starts with the library preloaded.

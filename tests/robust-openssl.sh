@@ -20,8 +20,7 @@ check "premise: EVP_Q_mac itself, called after OPENSSL_cleanup(), does not work 
 	sh -c "! grep -qx 'HMAC after cleanup: ok' '$T/probe-raw.out'"
 
 n=cleanup
-run "$n.without" "" -- "$OSSL" "$ODDC" cleanup
-run "$n.with" lib -- "$OSSL" "$ODDC" cleanup
+both "$n" -- "$OSSL" "$ODDC" cleanup
 output_unchanged "$n"
 check "$n: without the library there is no C_Logout at all" \
 	sh -c "! grep -q C_Logout '$T/$n.without.log'"
@@ -39,8 +38,7 @@ quiet "$n.with"
 
 # The failure mode: a logout after OPENSSL_cleanup() fails.
 n=late-logout
-run "$n.without" "" -- "$OSSL" "$ODDC" late-logout
-run "$n.with" lib -- "$OSSL" "$ODDC" late-logout
+both "$n" -- "$OSSL" "$ODDC" late-logout
 check "$n: without the library the program's own logout after OPENSSL_cleanup() fails (CKR_DEVICE_ERROR)" \
 	grep -qx 'C_Logout after cleanup: 0x30' "$T/$n.without.out"
 # (The library logged out before the teardown and closed the slot's

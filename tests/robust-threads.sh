@@ -64,9 +64,7 @@ done
 # stamp, and a removal spares records added after it began, so the raced
 # login or session is still released at exit.
 n=race-logout
-run "$n.without" "" ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
-	"$ROBUST_DRIVER" race "$ODD" logout
-run "$n.with" lib ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
+both "$n" ODD_MODE=slow-logout ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" logout
 output_unchanged "$n"
 check "$n: the module ends logged in (the second thread's login)" \
@@ -79,9 +77,7 @@ check "$n: ... so the token is logged out when the module unloads" \
 	grep -qx 'odd state unload: logged in: none; sessions: none' "$T/$n.with.log"
 
 n=race-closeall
-run "$n.without" "" ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
-	"$ROBUST_DRIVER" race "$ODD" closeall
-run "$n.with" lib ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
+both "$n" ODD_MODE=slow-closeall ODD_DUMP_AT_UNLOAD=1 -- \
 	"$ROBUST_DRIVER" race "$ODD" closeall
 output_unchanged "$n"
 check "$n: the module ends logged in with the new session open" \
@@ -92,9 +88,7 @@ check "$n: a session opened while C_CloseAllSessions returns is closed at exit" 
 
 # exit() from a thread while 6 others sleep inside the module.
 n=exit-thread
-run "$n.without" "" ODD_MODE=info-hang KILL_AFTER=20 -- \
-	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
-run "$n.with" lib ODD_MODE=info-hang KILL_AFTER=20 -- \
+both "$n" ODD_MODE=info-hang KILL_AFTER=20 -- \
 	"$ROBUST_DRIVER" exit-thread "$ODD" 6 3
 output_unchanged "$n"
 check "$n: exits with the status given to exit() (3)" test "$(rc "$n.with")" = 3

@@ -7,8 +7,7 @@
 
 # --- finalise, unload, load again, log in -----------------------------
 n=reload
-run "$n.without" "" -- "$ROBUST_DRIVER" reload "$ODD"
-run "$n.with" lib -- "$ROBUST_DRIVER" reload "$ODD"
+both "$n" -- "$ROBUST_DRIVER" reload "$ODD"
 output_unchanged "$n"
 check "$n: the module really was unmapped by dlclose" \
 	grep -qx 'mapped after dlclose: no' "$T/$n.with.out"
@@ -39,8 +38,7 @@ check "control: calling into the unloaded module crashes (status $(rc $n))" \
 	sh -c "test $(rc $n) != 0 && ! grep -q 'stale C_Logout returned' '$T/$n.out'"
 
 n=unload
-run "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
-run "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
+both "$n" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD"
 output_unchanged "$n"
 check "$n: the program's own exit status (7)" test "$(rc "$n.with")" = 7
 check "$n: the module really was unmapped by dlclose" \
@@ -54,8 +52,7 @@ check "$n: debug run exits with 7 too" test "$(rc "$n.debug")" = 7
 
 # Another module loaded after the unload (maybe at the same address).
 n=unload-other
-run "$n.without" "" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
-run "$n.with" lib ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
+both "$n" ROBUST_EXIT=7 -- "$ROBUST_DRIVER" unload "$ODD" "$ODD2"
 output_unchanged "$n"
 check "$n: the program's own exit status (7)" test "$(rc "$n.with")" = 7
 check "$n: nothing is called at exit, in either module" test ! -s "$T/$n.with.exit"

@@ -8,14 +8,11 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <unistd.h>
 
-#include "pkcs11-types.h"
+#include "driver-common.h"
 
 int main(int argc, char **argv)
 {
@@ -23,41 +20,27 @@ int main(int argc, char **argv)
 	CK_FUNCTION_LIST *fl = NULL;
 	CK_SESSION_HANDLE h = 0;
 	Dl_info info;
-	void *mod, *sym;
+	void *sym;
 	CK_RV rv;
 
 	if (argc != 2)
 		return 2;
 	printf("AT_SECURE=%lu\n", getauxval(AT_SECURE));
-	mod = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!mod) {
-		fprintf(stderr, "secure-prog: %s\n", dlerror());
-		return 1;
-	}
-	sym = dlsym(mod, "C_GetFunctionList");
+	/* dlsym's own answer: dladdr names the object that holds it. */
+	sym = dlsym(driver_dlopen("secure-prog", argv[1]), "C_GetFunctionList");
 	if (!sym)
 		return 1;
 	printf("getter wrapped by libp11logout: %s\n",
 	       dladdr(sym, &info) && info.dli_fname &&
 	       strstr(info.dli_fname, "libp11logout") ? "yes" : "no");
 	memcpy(&g, &sym, sizeof g);
-	if (g(&fl) != CKR_OK || !fl)
+	if (g(&fl) != CKR_OK || !fl ||
+	    DRIVER_CALL(fl, C_Initialize)(NULL) != CKR_OK)
 		return 1;
-	if (((CK_C_Initialize)fl->fn[P11L_C_Initialize])(NULL) != CKR_OK)
-		return 1;
-	if (((CK_C_OpenSession)fl->fn[P11L_C_OpenSession])(1, CKF_SERIAL_SESSION,
-							    NULL, NULL, &h) != CKR_OK)
-		return 1;
-	rv = ((CK_C_Login)fl->fn[P11L_C_Login])(h, CKU_USER, (CK_UTF8CHAR *)"1234", 4);
+	rv = driver_login(fl, 1, CKF_SERIAL_SESSION, "1234", &h);
 	printf("C_Login: 0x%lx\n", rv);
 	fflush(stdout);
 	/* What the module gets after this line, it gets at exit. */
-	const char *log = getenv("ODD_LOG");
-	int fd = log ? open(log, O_WRONLY | O_APPEND) : -1;
-	if (fd >= 0) {
-		if (write(fd, "driver exit\n", 12) != 12)
-			perror("secure-prog: log");
-		close(fd);
-	}
+	driver_log("ODD_LOG", "driver exit");
 	return 0;
 }

@@ -12,13 +12,7 @@ DRIVER=$P11L_TEST_BUILDDIR/fake-driver
 MOD=$P11L_TEST_BUILDDIR/.libs/fake-module.so
 MOD2=$P11L_TEST_BUILDDIR/.libs/fake-module2.so
 WRAPPER=$(dirname "$P11L_LIB")/libp11logout-module.so
-
-for f in "$P11L_LIB" "$MOD" "$MOD2" "$DRIVER"; do
-	[ -f "$f" ] || bail_out "missing $f: run make check"
-done
-command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
-p11l_tmpdir
-T=$P11L_TMP
+p11l_fixture "$P11L_LIB" "$MOD" "$MOD2" "$DRIVER"
 VERSION=$(sed -n "s/^P11L_VERSION='\(.*\)'$/\1/p" "$P11L_RUN")
 [ -n "$VERSION" ] || bail_out "no version in $P11L_RUN"
 

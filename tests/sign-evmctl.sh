@@ -8,26 +8,11 @@
 # file.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
-
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)"
-command -v evmctl >/dev/null 2>&1 || skip_all "evmctl not installed (ima-evm-utils)"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-P11L_CONF=$P11L_TMP/engine.cnf
-p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
 # The certificates carry a subject key identifier: evmctl 1.4 takes the key
 # id from it (--keyid-from-cert; a pkcs11: key needs one) and crashes
 # without it.
-p11l_cons_certs || bail_out "cannot make the certificates"
-p11l_engine_data
+p11l_cons_fixture engine evmctl:ima-evm-utils
 
 # ima_verify FILE KEY: evmctl checks FILE against FILE.sig.
 ima_verify() {

@@ -8,24 +8,11 @@
 # signed file must verify against the certificate.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)"
-command -v osslsigncode >/dev/null 2>&1 || skip_all "osslsigncode not installed"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
+p11l_cons_fixture engine osslsigncode
 p11l_cons_pe "$P11L_TMP/hello.exe" 3 ||
 	skip_all "cannot make a PE file with cc and ld -m i386pep: $(head -n 1 "$P11L_TMP/pe.log")"
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-P11L_CONF=$P11L_TMP/engine.cnf
-p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
-p11l_cons_certs || bail_out "cannot make the certificates"
 diag "$(osslsigncode --version 2>&1 | head -n 1)"
 
 for key in "$P11L_RSA_KEY" "$P11L_EC_KEY"; do

@@ -7,26 +7,11 @@
 # (see consumer-lib.sh).  Each signed binary must pass sbverify.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)"
-for t in sbsign sbverify; do
-	command -v $t >/dev/null 2>&1 || skip_all "$t not installed (sbsigntool)"
-done
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
-
-p11l_tmpdir
+p11l_cons_fixture engine sbsign:sbsigntool sbverify:sbsigntool
 p11l_cons_pe "$P11L_TMP/hello.efi" 10 ||
 	skip_all "cannot make an EFI binary with cc and ld -m i386pep: $(head -n 1 "$P11L_TMP/pe.log")"
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-P11L_CONF=$P11L_TMP/engine.cnf
-p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
-p11l_cons_certs || bail_out "cannot make the certificates"
 
 # sbsign 0.9.5 loads a pkcs11: key through OpenSSL's "pkcs11" provider
 # (pkcs11-provider), whatever --engine names; 0.9.4 and older through the

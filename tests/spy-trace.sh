@@ -78,11 +78,12 @@ p11l_spy_open_sessions() {
 	' "$1"
 }
 
-# p11l_spy_fixture [engine] [proxy] [p11-run]: the preamble of the tests of
-# real consumers traced by pkcs11-spy in front of SoftHSM2.  Skips the test
-# (saying why) where SoftHSM2, pkcs11-spy, or what is named (the libp11
-# engine, p11-kit-proxy) is missing; fails where the library (or p11-run)
-# is not built; then makes the private directory (P11L_TMP) and the token.
+# p11l_spy_fixture [engine] [proxy] [provider] [p11-run] [COMMAND[:PACKAGE]]...:
+# the preamble of the tests of real consumers traced by pkcs11-spy in front
+# of SoftHSM2.  Skips the test (saying why) where SoftHSM2, pkcs11-spy, what
+# is named (the libp11 engine, p11-kit-proxy, pkcs11-provider) or a COMMAND
+# (from PACKAGE) is missing; fails where the library (or p11-run) is not
+# built; then makes the private directory (P11L_TMP) and the token.
 # Sourced after tap-lib.sh and softhsm-setup.sh.
 p11l_spy_fixture() {
 	if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
@@ -90,11 +91,17 @@ p11l_spy_fixture() {
 	for need in "$@"; do
 		case $need in
 		engine) [ -r "$P11L_ENGINE" ] ||
-			skip_all "libp11 openssl engine not found at $P11L_ENGINE" ;;
+			skip_all "libp11 openssl engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)" ;;
 		proxy) [ -r "$P11L_P11KIT_PROXY" ] ||
 			skip_all "p11-kit-proxy not found at $P11L_P11KIT_PROXY" ;;
+		provider) [ -r "$P11L_PROVIDER" ] ||
+			skip_all "pkcs11-provider not installed ($P11L_PROVIDER; packaged from Debian 13 on, not in Debian 12)" ;;
 		p11-run) [ -x "${P11L_RUN:-}" ] ||
 			bail_out "p11-run not built: ${P11L_RUN:-unset}" ;;
+		*:*) command -v "${need%%:*}" >/dev/null 2>&1 ||
+			skip_all "${need%%:*} not installed (${need#*:})" ;;
+		*) command -v "$need" >/dev/null 2>&1 ||
+			skip_all "$need not installed" ;;
 		esac
 	done
 	[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"

@@ -24,6 +24,8 @@ P11L_SOFTHSM=${P11L_SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 P11L_SPY=${P11L_SPY:-/usr/lib/$p11l_multiarch/pkcs11/pkcs11-spy.so}
 P11L_P11KIT_PROXY=${P11L_P11KIT_PROXY:-/usr/lib/$p11l_multiarch/p11-kit-proxy.so}
 P11L_ENGINE=${P11L_ENGINE:-/usr/lib/$p11l_multiarch/engines-3/pkcs11.so}
+# pkcs11-provider (OpenSSL 3 provider).
+P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
 
 # A private temporary directory, removed when the test exits.
 p11l_tmpdir() {
@@ -31,6 +33,18 @@ p11l_tmpdir() {
 	trap 'rm -rf "$P11L_TMP"' EXIT
 	# The configuration file of hermetic runs (see run).
 	: >"$P11L_TMP/empty.conf"
+}
+
+# p11l_fixture FILE...: the preamble of a test of the built programs: fails
+# (make check builds them) unless every FILE exists; needs timeout(1), which
+# run uses; then makes P11L_TMP, also named T.
+p11l_fixture() {
+	for p11l_f in "$@"; do
+		[ -e "$p11l_f" ] || bail_out "missing $p11l_f: run make check"
+	done
+	command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
+	p11l_tmpdir
+	T=$P11L_TMP
 }
 
 # p11l_hermetic: for a test that starts its programs itself rather than
@@ -120,12 +134,18 @@ fi
 #       (the log up to and including the drivers' "driver exit" line, and
 #       after it: the calls made at exit), TAG.out, TAG.err, TAG.rc and
 #       TAG.ms (elapsed).
+#   both NAME [VAR=VALUE...] [+ VAR=VALUE...] -- COMMAND...: the control
+#       run and the run under test, NAME.without (no library) and
+#       NAME.with (the library); settings after "+" are the run with the
+#       library's only.
 #   run_bg TAG PRELOAD [...] -- COMMAND...: the same, in the background,
 #       with SIGINT and SIGQUIT at their defaults; sets p11l_pid.  The
 #       caller waits for it and records TAG.rc itself.
 # The checks, each one TAP line (a diff or the file as comments when not):
 #   same DESC FILE1 FILE2     the two files are identical
 #   expect DESC FILE          FILE is exactly the text on stdin
+#   expect_lines DESC FILE    FILE holds exactly the lines on stdin, in
+#                             any order
 #   show FILE...              each FILE as TAP comments (40 lines at most)
 #   rc TAG / ms TAG           exit status / elapsed milliseconds of a run
 PIN=s3cr3t-PIN-4711
@@ -186,6 +206,26 @@ run() {
 	sed '1,/^driver exit$/d' "$T/$tag.log" >"$T/$tag.exit"
 }
 
+both() {
+	p11l_name=$1
+	shift
+	p11l_both= p11l_with= p11l_in=both
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		if [ "$1" = + ]; then
+			p11l_in=with
+		elif [ $p11l_in = both ]; then
+			p11l_both="$p11l_both $(p11l_quote "$1")"
+		else
+			p11l_with="$p11l_with $(p11l_quote "$1")"
+		fi
+		shift
+	done
+	p11l_cmd_words=
+	for a in "$@"; do p11l_cmd_words="$p11l_cmd_words $(p11l_quote "$a")"; done
+	eval "run \"\$p11l_name.without\" ''$p11l_both$p11l_cmd_words"
+	eval "run \"\$p11l_name.with\" lib$p11l_both$p11l_with$p11l_cmd_words"
+}
+
 run_bg() {
 	p11l_command "$@"
 	# A background job starts with SIGINT and SIGQUIT ignored: restored.
@@ -217,4 +257,10 @@ same() {
 expect() {
 	cat >"$T/expected"
 	same "$1" "$T/expected" "$2"
+}
+
+expect_lines() {
+	sort >"$T/expected"
+	sort "$2" >"$T/got"
+	same "$1" "$T/expected" "$T/got"
 }

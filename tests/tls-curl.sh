@@ -7,17 +7,10 @@
 # always killed.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
-. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
-. "$P11L_TEST_SRCDIR/spy-trace.sh"
-. "$P11L_TEST_SRCDIR/engine-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
 
-if why=$(p11l_softhsm_missing); then skip_all "$why"; fi
-[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
-[ -r "$P11L_ENGINE" ] || skip_all "libp11 engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)"
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 curl -V 2>/dev/null | grep -q OpenSSL || skip_all "curl is not built with OpenSSL: $(curl -V | head -n 1)"
-[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
 # Under the sanitizer CI's ASan step the runtime is preloaded in front of
 # the library; curl 7.88 hangs under that runtime alone, without
 # libp11logout (seen: a file:// fetch never returns).  Observed here, not
@@ -28,7 +21,7 @@ if [ -n "${P11L_PRELOAD_PREFIX:-}" ] &&
 	skip_all "curl does not run under the preloaded sanitizer runtime alone ($P11L_PRELOAD_PREFIX), without libp11logout"
 fi
 
-p11l_tmpdir
+p11l_cons_fixture engine
 srv_pid=
 stop_server() {
 	if [ -n "$srv_pid" ]; then
@@ -40,10 +33,6 @@ stop_server() {
 trap 'stop_server; rm -rf "$P11L_TMP"' EXIT
 trap 'exit 1' INT TERM HUP
 
-p11l_softhsm_setup || bail_out "cannot create the SoftHSM2 token"
-P11L_CONF=$P11L_TMP/engine.cnf
-p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
-p11l_cons_certs || bail_out "cannot make the certificates"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$P11L_TMP/server.key" -out "$P11L_TMP/server.crt" -days 30 \
 	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \

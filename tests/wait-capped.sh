@@ -22,10 +22,7 @@ unset LD_PRELOAD P11LOGOUT_DEBUG P11LOGOUT_TIMEOUT P11LOGOUT_WAIT P11LOGOUT_MODE
 capped_require
 [ -r "$P11L_ENGINE" ] || skip_all "no libp11 engine at $P11L_ENGINE"
 command -v bash >/dev/null 2>&1 || skip_all "bash is needed to open the PIN FIFOs at once"
-command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
-[ -e "$P11L_LIB" ] || bail_out "$P11L_LIB is not built"
-p11l_tmpdir
-T=$P11L_TMP
+p11l_fixture "$P11L_LIB"
 # An installed configuration file must not change the results.
 p11l_hermetic
 # The waiters' lock files go here, not in the user's own runtime directory.
@@ -33,17 +30,8 @@ mkdir "$T/run" || bail_out "mkdir failed"
 XDG_RUNTIME_DIR=$T/run
 export XDG_RUNTIME_DIR
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-count_is() {
-	got=$(capped_count)
-	if [ "$got" = "$1" ]; then ok "$2 (count $got)"; else not_ok "$2: count is '$got', expected $1"; fi
-}
-
-capped_token "$T/tok" || bail_out "no SoftHSM2 token"
-SOFTHSM2_CONF=$T/tok/softhsm2.conf
-export SOFTHSM2_CONF
+capped_setup "$T/tok" "$T/pool"
 PUB=$T/tok/k1.pem
-capped_env "$T/pool"
 CAPPED_VERBOSE=1
 export CAPPED_VERBOSE
 
@@ -70,7 +58,7 @@ late() {
 CAPPED_MAX_SESSIONS=1
 export CAPPED_MAX_SESSIONS
 late take "" || diag "taking the only session failed"
-count_is 1 "the only device session is taken (a client exited logged in)"
+capped_count_is 1 "the only device session is taken (a client exited logged in)"
 
 late nowait "$P11L_LIB" P11LOGOUT_DEBUG=1
 check "library without the wait: the login fails with CKR_SESSION_COUNT" \
@@ -90,7 +78,7 @@ check "P11LOGOUT_WAIT=2: after the wait ($t ms, between 2000 and 3500)" \
 n=$(sed -n 's/.*C_Login: no session free; tried again \([0-9]*\) times -> CKR_SESSION_COUNT$/\1/p' "$T/late/short.err")
 check "P11LOGOUT_WAIT=2: the debug log says C_Login was tried again (${n:-no} times)" \
 	test "${n:-0}" -ge 2
-count_is 1 "the failed attempts took no session"
+capped_count_is 1 "the failed attempts took no session"
 
 # --- a wait that ends when another process logs out ---
 "$CAPPED_COUNT" --reset >/dev/null
@@ -99,7 +87,7 @@ holder=$!
 # Until the holder has logged in.
 i=0
 while [ "$(capped_count)" != 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-count_is 1 "a client that holds the only session (and logs out at exit)"
+capped_count_is 1 "a client that holds the only session (and logs out at exit)"
 late waiter "$P11L_LIB" P11LOGOUT_WAIT=30 P11LOGOUT_DEBUG=1 CAPPED_HOLD_MS=0
 wrc=$?
 wait "$holder"
@@ -109,7 +97,7 @@ check "... after C_Login was tried again and succeeded" \
 	grep -q 'C_Login: no session free; tried again [0-9]* times -> CKR_OK' "$T/late/waiter.err"
 check "... and its signature verifies" \
 	sh -c "printf late-client >'$T/late.dat' && openssl dgst -sha256 -verify '$PUB' -signature '$T/late/waiter.sig' '$T/late.dat' >/dev/null 2>&1"
-count_is 0 "both logged out at exit"
+capped_count_is 0 "both logged out at exit"
 
 # --- 64 processes at once, cap 16, logins held 0.5 s ---
 CAPPED_MAX_SESSIONS=16 CAPPED_HOLD_MS=500
@@ -124,45 +112,15 @@ OPENSSL_CONF=$T/engine.cnf
 export OPENSSL_CONF
 unset PKCS11_MODULE_PATH
 N=64
-for i in $(seq $N); do
-	capped_token_copy "$T/tok" "$T/p/$i" || bail_out "cannot copy the token"
-	printf 'file %s\n' "$i" >"$T/p/$i/data"
-done
+. "$P11L_TEST_SRCDIR/fair-wait-lib.sh"
+fair_wait_copies "$T/tok" "$T/p" $N || bail_out "cannot copy the token"
 
-# at_once [VAR=VALUE...]: the N signing processes, with the library and
-# VAR=VALUE...; $T/p/I/rc, err, sig per process.  Prints the ms from the
-# release of the PINs to the end of the last one.
+# at_once [VAR=VALUE...]: the N signing processes at once (fair_wait_run),
+# with the library and VAR=VALUE...; $T/p/I/rc, err, sig per process.
+# Prints the ms from the release of the PINs to the end of the last one.
 at_once() {
-	pids=
-	for i in $(seq $N); do
-		d=$T/p/$i
-		rm -f "$d/pin" "$d/rc" "$d/sig" "$d/err"
-		mkfifo "$d/pin" || bail_out "mkfifo failed"
-		(
-			SOFTHSM2_CONF=$d/softhsm2.conf
-			export SOFTHSM2_CONF
-			timeout 240 env LD_PRELOAD="$P11L_LIB" "$@" openssl dgst -sha256 \
-				-engine pkcs11 -keyform engine \
-				-sign "pkcs11:token=t;object=k1;type=private;pin-source=file:$d/pin" \
-				-out "$d/sig" "$d/data" >/dev/null 2>"$d/err"
-			echo $? >"$d/rc"
-		) &
-		pids="$pids $!"
-	done
-	# Open every FIFO first (each open waits for its reader), then give
-	# the next read of each a regular file, then write the PINs.
-	timeout 200 bash -c '
-		n=$1 dir=$2 pin=$3 fds=()
-		for i in $(seq "$n"); do exec {fd}>"$dir/$i/pin" || exit 1; fds+=("$fd"); done
-		for i in $(seq "$n"); do
-			printf %s "$pin" >"$dir/$i/pin.next" && mv -f "$dir/$i/pin.next" "$dir/$i/pin"
-		done
-		date +%s%N >"$dir/released"
-		for fd in "${fds[@]}"; do printf %s "$pin" >&"$fd"; exec {fd}>&-; done
-	' gate "$N" "$T/p" "$CAPPED_PIN" || diag "the PIN gate failed"
-	# shellcheck disable=SC2086
-	wait $pids
-	echo $((($(date +%s%N) - $(cat "$T/p/released")) / 1000000))
+	fw_r=$(fair_wait_run "$T/p" $N LD_PRELOAD="$P11L_LIB" "$@")
+	echo "${fw_r#* }"
 }
 
 # tally: sets okrun, capfail, otherfail and lists.
@@ -197,7 +155,7 @@ check "library without the wait: some of 64 fail (got $((capfail + otherfail)))"
 check "... every failure is the session cap (CKR_SESSION_COUNT)${others:+, not:$others}" \
 	test "$otherfail" = 0
 check "... the ones that ran sign correctly" verify_ok
-count_is 0 "... and they gave their sessions back"
+capped_count_is 0 "... and they gave their sessions back"
 [ "$otherfail" = 0 ] || { set -- $others; sed 's/^/#   /' "$T/p/$1/err"; }
 
 "$CAPPED_COUNT" --reset >/dev/null
@@ -210,7 +168,7 @@ diag "with P11LOGOUT_WAIT=120: $okrun succeeded, $capfail failed on the cap, $ot
 check "with P11LOGOUT_WAIT=120: all 64 succeed (got $okrun)" test "$okrun" = $N
 [ "$okrun" = $N ] || { for i in $(seq $N); do [ "$(cat "$T/p/$i/rc")" = 0 ] || { sed 's/^/#   /' "$T/p/$i/err"; break; }; done; }
 check "... and all 64 signatures verify" verify_ok
-count_is "$start" "... and the taken count ends at its start"
+capped_count_is "$start" "... and the taken count ends at its start"
 waited=$(cat "$T"/p/*/err | grep -c 'C_Login: no session free; tried again [0-9]* times -> CKR_OK')
 check "... at least 30 of them waited for a session ($waited)" test "$waited" -ge 30
 queued=$(cat "$T"/p/*/err | grep -c 'waited [0-9]* ms for a free session (queue of this host) -> CKR_OK')

@@ -7,11 +7,7 @@
 PROG=$P11L_TEST_BUILDDIR/wrapper-unload
 WRAP=$(dirname "$P11L_LIB")/libp11logout-module.so
 NOTMOD=$P11L_TEST_BUILDDIR/.libs/librtld-next-base.so
-for f in "$PROG" "$WRAP" "$NOTMOD"; do
-	[ -e "$f" ] || bail_out "missing $f"
-done
-p11l_tmpdir
-T=$P11L_TMP
+p11l_fixture "$PROG" "$WRAP" "$NOTMOD"
 p11l_hermetic
 
 P11LOGOUT_MODULE=$NOTMOD \
