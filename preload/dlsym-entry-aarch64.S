@@ -1,12 +1,9 @@
 /* The exported dlsym, AArch64; see dlsym-entry-x86_64.S.  x16 (IP0) is
  * free at a call boundary, so it carries the target of the jump. */
 
-	.text
-	.globl	dlsym
-	.type	dlsym, %function
-	.p2align 4
-dlsym:
-	.cfi_startproc
+#include "dlsym-entry.h"
+
+	p11l_entry_begin 4
 #ifdef __ARM_FEATURE_BTI_DEFAULT
 	hint	34			/* bti c */
 #endif
@@ -24,7 +21,4 @@ dlsym:
 	.cfi_restore 30
 	.cfi_def_cfa_offset 0
 	br	x16
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

@@ -4,14 +4,11 @@
  * bl (the linker makes it blx where needed) and bx. r2 only pads the push
  * to the 8-byte stack alignment AAPCS requires. */
 
+#include "dlsym-entry.h"
+
 	.syntax unified
 	.arm
-	.text
-	.globl	dlsym
-	.type	dlsym, %function
-	.p2align 2
-dlsym:
-	.cfi_startproc
+	p11l_entry_begin 2
 	push	{r0, r1, r2, lr}
 	.cfi_adjust_cfa_offset 16
 	.cfi_rel_offset lr, 12
@@ -21,7 +18,4 @@ dlsym:
 	.cfi_adjust_cfa_offset -16
 	.cfi_restore lr
 	bx	ip
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

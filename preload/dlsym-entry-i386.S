@@ -2,12 +2,9 @@
  * on the stack above the return address and stay there: the route gets
  * copies, and the jump finds the caller's frame as it was. */
 
-	.text
-	.globl	dlsym
-	.type	dlsym, @function
-	.p2align 4
-dlsym:
-	.cfi_startproc
+#include "dlsym-entry.h"
+
+	p11l_entry_begin 4
 #ifdef __CET__
 	endbr32
 #endif
@@ -21,7 +18,4 @@ dlsym:
 	addl	$12, %esp
 	.cfi_adjust_cfa_offset -12
 	jmp	*%eax
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

@@ -4,16 +4,13 @@
  * load the route's address.  The route sets up its own $gp and restores
  * it.  The target is jumped to through $25 too, which it expects. */
 
+#include "dlsym-entry.h"
+
 	.abicalls
 	.set	noreorder
 	.set	nomacro
-	.text
-	.globl	dlsym
-	.type	dlsym, @function
 	.ent	dlsym
-	.p2align 3
-dlsym:
-	.cfi_startproc
+	p11l_entry_begin 3
 	daddiu	$sp, $sp, -32
 	.cfi_def_cfa_offset 32
 	sd	$ra, 24($sp)
@@ -33,8 +30,5 @@ dlsym:
 	.cfi_restore 31
 	jr	$25
 	daddiu	$sp, $sp, 32		/* in the delay slot */
-	.cfi_endproc
 	.end	dlsym
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

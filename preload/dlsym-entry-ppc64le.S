@@ -10,13 +10,10 @@
  * takes its arguments in registers.  The jump goes through ctr with r12
  * holding the target, so that the target's global entry finds its TOC. */
 
+#include "dlsym-entry.h"
+
 	.abiversion 2
-	.text
-	.globl	dlsym
-	.type	dlsym, @function
-	.p2align 4
-dlsym:
-	.cfi_startproc
+	p11l_entry_begin 4
 0:	addis	2, 12, .TOC.-0b@ha
 	addi	2, 2, .TOC.-0b@l
 	.localentry dlsym, .-dlsym
@@ -39,7 +36,4 @@ dlsym:
 	.cfi_restore lr
 	mtctr	12
 	bctr
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

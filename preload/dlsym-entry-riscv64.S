@@ -1,12 +1,9 @@
 /* The exported dlsym, RISC-V 64 (LP64D); see dlsym-entry-x86_64.S.  t1 is
  * a temporary the callee may clobber, so it carries the jump target. */
 
-	.text
-	.globl	dlsym
-	.type	dlsym, %function
-	.p2align 2
-dlsym:
-	.cfi_startproc
+#include "dlsym-entry.h"
+
+	p11l_entry_begin 2
 	addi	sp, sp, -32
 	.cfi_def_cfa_offset 32
 	sd	ra, 24(sp)
@@ -22,7 +19,4 @@ dlsym:
 	addi	sp, sp, 32
 	.cfi_def_cfa_offset 0
 	jr	t1
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

@@ -3,12 +3,9 @@
  * frame is the 160 bytes every callee may use plus two doublewords for
  * the arguments.  r1 is free at a call boundary and carries the target. */
 
-	.text
-	.globl	dlsym
-	.type	dlsym, @function
-	.p2align 3
-dlsym:
-	.cfi_startproc
+#include "dlsym-entry.h"
+
+	p11l_entry_begin 3
 	stmg	%r14, %r15, 112(%r15)
 	.cfi_offset %r14, -48
 	.cfi_offset %r15, -40
@@ -27,7 +24,4 @@ dlsym:
 	.cfi_restore %r15
 	.cfi_adjust_cfa_offset -176
 	br	%r1
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

@@ -11,12 +11,9 @@
  * address in place.  The route is libc's dlsym for every name except the
  * PKCS#11 getters looked up in a module handle. */
 
-	.text
-	.globl	dlsym
-	.type	dlsym, @function
-	.p2align 4
-dlsym:
-	.cfi_startproc
+#include "dlsym-entry.h"
+
+	p11l_entry_begin 4
 #ifdef __CET__
 	endbr64
 #endif
@@ -38,7 +35,4 @@ dlsym:
 	movl	%eax, %eax
 #endif
 	jmp	*%rax
-	.cfi_endproc
-	.size	dlsym, .-dlsym
-
-	.section .note.GNU-stack, "", %progbits
+	p11l_entry_end

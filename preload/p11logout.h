@@ -2,6 +2,7 @@
  *
  * The path a lookup takes, file by file:
  *   dlsym-entry-*.S   the exported dlsym: routes, then jumps (tail) on
+ *                     (dlsym-entry.h: the directives they all share)
  *   dlsym-route.c     getter names go to p11l_dlsym_wrap, all else to libc
  *   module-table.c    one record per module, found by its load address,
  *                     and the entry sets (our entry points per list kind)
