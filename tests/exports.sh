@@ -12,8 +12,6 @@ done
 p11l_tmpdir
 T=$P11L_TMP
 
-show() { while IFS= read -r line; do diag "  $line"; done <"$1"; }
-
 # Defined dynamic symbols, without their version suffix.
 if nm -D --defined-only "$P11L_LIB" >"$T/nm"; then
 	ok "nm -D --defined-only runs"
@@ -70,5 +68,22 @@ else
 fi
 check "it does use libc (the check sees undefined symbols)" \
 	grep -q 'GLIBC_' "$T/undefined"
+
+# Every glibc symbol version the library references is checked by the
+# loader in every process on the host (HACKING.md, invariant 3): only the
+# version of plain write() (the port's baseline) and the one of dlvsym
+# (libc's dl functions) are allowed; the rest is looked up at the first
+# module (preload/libc-late.h).
+objdump -T "$P11L_LIB" | awk '/\*UND\*/ { for (i = 1; i <= NF; i++) if ($i ~ /^\(?GLIBC_/) { v = $i; gsub(/[()]/, "", v); print v, $NF } }' >"$T/versions"
+base=$(awk '$2 == "write" { print $1 }' "$T/versions")
+dlv=$(awk '$2 == "dlvsym" { print $1 }' "$T/versions")
+awk '{ print $1 }' "$T/versions" | sort -u >"$T/used"
+printf '%s\n' "$base" "$dlv" | sort -u >"$T/allowed"
+if [ -n "$base" ] && [ -n "$dlv" ] && cmp -s "$T/used" "$T/allowed"; then
+	ok "glibc symbol versions referenced: only write's ($base) and dlvsym's ($dlv)"
+else
+	not_ok "glibc symbol versions referenced: only write's and dlvsym's"
+	show "$T/used" "$T/versions"
+fi
 
 done_testing

@@ -45,7 +45,7 @@ tool() {
 	cut -d' ' -f1 "$P11L_TMP/$tag.calls" >"$P11L_TMP/$tag.names"
 }
 
-show() {
+show_run() {
 	diag "exit status $rc; stderr:"
 	head -n 20 "$P11L_TMP/$tag.err" | sed 's/^/#   /'
 	diag "last calls in the spy trace ($tag.trace):"
@@ -66,7 +66,7 @@ scenario() {
 	if [ "$rc" -eq 0 ] && $check_fn; then
 		ok "$name without the library: pkcs11-tool succeeds"
 	else
-		not_ok "$name without the library: pkcs11-tool succeeds"; show
+		not_ok "$name without the library: pkcs11-tool succeeds"; show_run
 	fi
 	calls=$P11L_TMP/$tag.calls
 	li=$(p11l_calls_last "$calls" C_Login CKR_OK)
@@ -77,7 +77,7 @@ scenario() {
 		ok "$name without the library: logs in, and logs out or finalizes itself"
 	else
 		not_ok "$name without the library: logs in, and logs out or finalizes itself"
-		diag "last C_Login: call $li; last C_Logout/C_Finalize: call $fi_"; show
+		diag "last C_Login: call $li; last C_Logout/C_Finalize: call $fi_"; show_run
 	fi
 
 	for mode in lib debug; do
@@ -89,7 +89,7 @@ scenario() {
 		if [ "$rc" -eq 0 ] && $check_fn; then
 			ok "$name $what: pkcs11-tool succeeds"
 		else
-			not_ok "$name $what: pkcs11-tool succeeds"; show
+			not_ok "$name $what: pkcs11-tool succeeds"; show_run
 		fi
 		if [ "$mode" = lib ]; then
 			if cat "$P11L_TMP/$tag.lddebug".* 2>/dev/null |
@@ -106,7 +106,7 @@ scenario() {
 			not_ok "$name $what: same calls as without the library"
 			diff -u "$P11L_TMP/$base.names" "$P11L_TMP/$tag.names" |
 				sed 's/^/#   /' | head -n 40
-			show
+			show_run
 		fi
 	done
 	if grep -a -q '^libp11logout:' "$P11L_TMP/$name-debug.err"; then
