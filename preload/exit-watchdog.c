@@ -48,17 +48,30 @@ static void *watch(void *arg)
 	return NULL;
 }
 
+/* A watchdog told to stop is not waited for: it only returns, and the
+ * exit that follows ends it.  Waiting cost a signing process more than
+ * the rest of the release (the other core has to wake up for it).  Only
+ * a later release of the same process (OPENSSL_cleanup(), then exit)
+ * waits for the previous one, before its semaphore is reused. */
+static int running;
+
 int p11l_watchdog_start(unsigned long long when, int exit_status)
 {
+	if (running) {
+		p11l_libc.pthread_join(watchdog, NULL);
+		running = 0;
+	}
 	if (p11l_libc.sem_init(&wake, 0, 0) != 0)
 		return -1;
 	deadline = when;
 	status = exit_status;
-	return p11l_thread_start(&watchdog, watch, NULL);
+	if (p11l_thread_start(&watchdog, watch, NULL) != 0)
+		return -1;
+	running = 1;
+	return 0;
 }
 
 void p11l_watchdog_stop(void)
 {
 	p11l_libc.sem_post(&wake);
-	p11l_libc.pthread_join(watchdog, NULL);
 }
