@@ -19,8 +19,10 @@
 # qemu-ARCH-static (qemu-user-static's entries; i386 is registered here
 # when the kernel cannot run it), and QEMU_LD_PREFIX=/usr/TRIPLET gives
 # them the cross libc.  P11L_EMULATED tells the tests (tests/tap-lib.sh).
-# x32 is built but not run: qemu-user has no x32 target and Debian's
-# kernel runs x32 code only when booted with syscall.x32=y.  armel is not
+# armhf-time64 is armhf built with 64-bit time_t and off_t, as Debian 13
+# builds its 32-bit ports.  x32 is built but not run: qemu-user has no
+# x32 target and Debian's kernel runs x32 code only when booted with
+# syscall.x32=y.  armel is not
 # built with clang: clang 14 makes every __atomic builtin a libatomic call
 # on armv5te (and -Werror stops it), where gcc uses libgcc's helpers.
 #
@@ -44,6 +46,7 @@ start=$(date +%s)
 # Debian architecture, GNU triplet, qemu-user name.
 all_targets="arm64:aarch64-linux-gnu:aarch64
 armhf:arm-linux-gnueabihf:arm
+armhf-time64:arm-linux-gnueabihf:arm
 i386:i686-linux-gnu:i386
 ppc64el:powerpc64le-linux-gnu:ppc64le
 riscv64:riscv64-linux-gnu:riscv64
@@ -119,11 +122,15 @@ run_tests() {
 }
 
 build_arch() {
-	local arch=$1 triplet=$2 qemu=$3 d=$out/$1 host= gcc cc opt v tag res
+	local arch=$1 triplet=$2 qemu=$3 d=$out/$1 host= gcc cc opt v tag res extra=
 	mkdir -p "$d"
+	# Debian 13 builds its 32-bit ports (but i386) with 64-bit time_t: the
+	# C library's functions then have other names (__clock_gettime64...),
+	# which preload/libc-late.h looks up.
+	case $arch in *-time64) extra="-D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64" ;; esac
 	if [ "$arch" = amd64 ]; then gcc=gcc; else host=--host=$triplet gcc=$triplet-gcc; fi
 	if ! (cd "$d" && "$top/configure" $host --enable-werror \
-		--disable-dependency-tracking CC="$gcc" CFLAGS="-g -O2" \
+		--disable-dependency-tracking CC="$gcc" CFLAGS="-g -O2 $extra" \
 		PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig" >configure.log 2>&1); then
 		for v in $variants; do cell "$arch" "${v%:*}" "-${v#*:}" "FAIL: configure (configure.log)"; done
 		return
@@ -141,7 +148,7 @@ build_arch() {
 		# shellcheck disable=SC2086
 		# DWARF 4: valgrind 3.19 (the amd64 cells) cannot read clang 14's
 		# default DWARF 5.
-		if ! { make -C "$d/preload" CC="$cc" CFLAGS="-g -gdwarf-4 $opt" libp11logout.la &&
+		if ! { make -C "$d/preload" CC="$cc" CFLAGS="-g -gdwarf-4 $opt $extra" libp11logout.la &&
 			make -C "$d/tests" $test_targets; } \
 			>"$d/$tag-build.log" 2>&1; then
 			cell "$arch" "${v%:*}" "$opt" "FAIL: build ($tag-build.log)"
