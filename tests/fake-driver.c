@@ -210,6 +210,15 @@ static void login(struct module *m, CK_SESSION_HANDLE h)
 		CKR_USER_ALREADY_LOGGED_IN);
 }
 
+/* A session on slot 1, logged in: most scenarios start there. */
+static CK_SESSION_HANDLE logged_in(struct module *m)
+{
+	CK_SESSION_HANDLE h = open_session(m, 1);
+
+	login(m, h);
+	return h;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: fake-driver MODULE SCENARIO [MODULE2]\n");
@@ -257,7 +266,7 @@ static void sc_no_login(struct module *m)
  * module's C_Logout fails with FAKE_LOGOUT_FAIL). */
 static void sc_one_slot(struct module *m)
 {
-	login(m, open_session(m, 1));
+	logged_in(m);
 }
 
 static void sc_so_login(struct module *m)
@@ -308,7 +317,7 @@ static void sc_two_modules(struct module *m)
 	if (path2 == NULL)
 		usage();
 	start(&m2, path2);
-	login(m, open_session(m, 1));
+	logged_in(m);
 	login(&m2, open_session(&m2, 1));
 }
 
@@ -323,43 +332,37 @@ static void sc_context_specific(struct module *m)
 
 static void sc_self_logout(struct module *m)
 {
-	CK_SESSION_HANDLE h;
+	CK_SESSION_HANDLE h = logged_in(m);
 
-	h = open_session(m, 1);
-	login(m, h);
 	expect("C_Logout", FN(m, Logout)(h), CKR_OK);
 }
 
 static void sc_login_logout_login(struct module *m)
 {
-	CK_SESSION_HANDLE h;
+	CK_SESSION_HANDLE h = logged_in(m);
 
-	h = open_session(m, 1);
-	login(m, h);
 	expect("C_Logout", FN(m, Logout)(h), CKR_OK);
 	login(m, h);
 }
 
 static void sc_self_finalize(struct module *m)
 {
-	login(m, open_session(m, 1));
+	logged_in(m);
 	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
 }
 
 static void sc_finalize_relogin(struct module *m)
 {
-	login(m, open_session(m, 1));
+	logged_in(m);
 	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
 	initialize(m);
-	login(m, open_session(m, 1));
+	logged_in(m);
 }
 
 static void sc_close_before_exit(struct module *m)
 {
-	CK_SESSION_HANDLE h;
+	CK_SESSION_HANDLE h = logged_in(m);
 
-	h = open_session(m, 1);
-	login(m, h);
 	expect("C_CloseSession", FN(m, CloseSession)(h), CKR_OK);
 }
 
@@ -367,10 +370,8 @@ static void sc_close_before_exit(struct module *m)
  * slot stays open. */
 static void sc_close_login_session(struct module *m)
 {
-	CK_SESSION_HANDLE h;
+	CK_SESSION_HANDLE h = logged_in(m);
 
-	h = open_session(m, 1);
-	login(m, h);
 	open_session(m, 1);
 	expect("C_CloseSession", FN(m, CloseSession)(h), CKR_OK);
 }
@@ -386,7 +387,7 @@ static void sc_list_getter(struct module *m)
 	if (again == NULL)
 		fail("list C_GetFunctionList: no list", CKR_OK);
 	m->fl = again;
-	login(m, open_session(m, 1));
+	logged_in(m);
 }
 
 /* A child that exits with exit() (running the exit handlers it inherited)
@@ -396,7 +397,7 @@ static void sc_fork(struct module *m)
 	pid_t pid;
 	int ws;
 
-	login(m, open_session(m, 1));
+	logged_in(m);
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
@@ -417,7 +418,7 @@ static void sc_fork(struct module *m)
 static void sc_close_all_before_exit(struct module *m)
 {
 	open_session(m, 1);
-	login(m, open_session(m, 1));
+	logged_in(m);
 	expect("C_CloseAllSessions", FN(m, CloseAllSessions)(1), CKR_OK);
 }
 
