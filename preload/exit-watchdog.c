@@ -31,14 +31,24 @@ static void flush_if_free(FILE *f)
 	}
 }
 
+/* The watchdog's last touch of our state: a later release may reuse the
+ * semaphore from then on. */
+static int gone;
+
+static void *leave(void)
+{
+	__atomic_store_n(&gone, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
 static void *watch(void *arg)
 {
 	(void)arg;
 	if (p11l_sem_wait_until(&wake, deadline) == 0)
-		return NULL;
+		return leave();
 	/* The release ended at the deadline itself: nothing to end. */
 	if (!p11l_release_abandon())
-		return NULL;
+		return leave();
 	p11l_log("exit: the token did not answer within %u s; ending the process with status %d, without the logout",
 		 p11l_config()->timeout, status);
 	flush_if_free(*p11l_libc.stdout_p);
@@ -49,24 +59,29 @@ static void *watch(void *arg)
 }
 
 /* A watchdog told to stop is not waited for: it only returns, and the
- * exit that follows ends it.  Waiting cost a signing process more than
- * the rest of the release (the other core has to wake up for it).  Only
- * a later release of the same process (OPENSSL_cleanup(), then exit)
- * waits for the previous one, before its semaphore is reused. */
+ * exit that follows ends it.  Joining it cost a signing process more than
+ * the rest of the release (the other core has to wake up for it), so it
+ * runs detached (a joinable thread left at exit is a leak to
+ * ThreadSanitizer).  Only a later release of the same process
+ * (OPENSSL_cleanup(), then exit) waits, for the previous one to be off
+ * the semaphore before it is set up again. */
 static int running;
 
 int p11l_watchdog_start(unsigned long long when, int exit_status)
 {
-	if (running) {
-		p11l_libc.pthread_join(watchdog, NULL);
-		running = 0;
-	}
+	struct timespec ms = { 0, 1000000L };
+
+	while (running && !__atomic_load_n(&gone, __ATOMIC_ACQUIRE))
+		p11l_libc.nanosleep(&ms, NULL);
+	running = 0;
 	if (p11l_libc.sem_init(&wake, 0, 0) != 0)
 		return -1;
 	deadline = when;
 	status = exit_status;
+	__atomic_store_n(&gone, 0, __ATOMIC_RELAXED);
 	if (p11l_thread_start(&watchdog, watch, NULL) != 0)
 		return -1;
+	p11l_libc.pthread_detach(watchdog);
 	running = 1;
 	return 0;
 }
