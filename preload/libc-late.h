@@ -35,7 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __USE_TIME_BITS64
+/* glibc 2.41 (Debian 13) defines __USE_TIME_BITS64 on 64-bit ports too,
+ * where time_t always had 64 bits and nothing is renamed: only a 32-bit
+ * time ABI built with _TIME_BITS=64 has the *time64 names. */
+#if defined __USE_TIME_BITS64 && __TIMESIZE == 32
 #define P11L_T64(plain, time64) time64
 #define P11L_FSTAT_NAME "__fstat64_time64"
 #define P11L_FCNTL_NAME "__fcntl_time64"
