@@ -282,7 +282,7 @@ static int has_work(void)
 	return found;
 }
 
-static void pause_ms(unsigned ms)
+void p11l_pause_ms(unsigned ms)
 {
 	struct timespec t = { 0, (long)ms * 1000000L };
 
@@ -311,7 +311,7 @@ int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 				p11l_log("%s: another release is still running; not waiting longer", why);
 				return 0;
 			}
-			pause_ms(1);
+			p11l_pause_ms(1);
 			continue;
 		}
 		if (!has_work())
@@ -428,7 +428,7 @@ int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline)
 			return 0;
 		if (p11l_now_ns() >= deadline)
 			return -1;
-		pause_ms(1);
+		p11l_pause_ms(1);
 	}
 #endif
 }

@@ -32,8 +32,8 @@ static void flush_if_free(FILE *f)
 }
 
 /* The watchdog's last touch of our state: a later release may reuse the
- * semaphore from then on. */
-static int gone;
+ * semaphore from then on.  1 while no watchdog is out. */
+static int gone = 1;
 
 static void *leave(void)
 {
@@ -62,27 +62,23 @@ static void *watch(void *arg)
  * exit that follows ends it.  Joining it cost a signing process more than
  * the rest of the release (the other core has to wake up for it), so it
  * runs detached (a joinable thread left at exit is a leak to
- * ThreadSanitizer).  Only a later release of the same process
- * (OPENSSL_cleanup(), then exit) waits, for the previous one to be off
- * the semaphore before it is set up again. */
-static int running;
-
+ * ThreadSanitizer).  Only a later release at exit (after a login made by
+ * a later exit handler of the program) waits, for the previous watchdog
+ * to be off the semaphore before it is set up again. */
 int p11l_watchdog_start(unsigned long long when, int exit_status)
 {
-	struct timespec ms = { 0, 1000000L };
-
-	while (running && !__atomic_load_n(&gone, __ATOMIC_ACQUIRE))
-		p11l_libc.nanosleep(&ms, NULL);
-	running = 0;
+	while (!__atomic_load_n(&gone, __ATOMIC_ACQUIRE))
+		p11l_pause_ms(1);
 	if (p11l_libc.sem_init(&wake, 0, 0) != 0)
 		return -1;
 	deadline = when;
 	status = exit_status;
 	__atomic_store_n(&gone, 0, __ATOMIC_RELAXED);
-	if (p11l_thread_start(&watchdog, watch, NULL) != 0)
+	if (p11l_thread_start(&watchdog, watch, NULL) != 0) {
+		__atomic_store_n(&gone, 1, __ATOMIC_RELAXED);
 		return -1;
+	}
 	p11l_libc.pthread_detach(watchdog);
-	running = 1;
 	return 0;
 }
 

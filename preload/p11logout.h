@@ -270,6 +270,8 @@ unsigned long long p11l_now_ns(void);
 #include <semaphore.h>
 int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
+/* Sleeps MS milliseconds (CLOCK_MONOTONIC). */
+void p11l_pause_ms(unsigned ms);
 
 /* exit-watchdog.c */
 int p11l_watchdog_start(unsigned long long deadline, int status);
