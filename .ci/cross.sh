@@ -196,9 +196,22 @@ wait
 # --- one LD_PRELOAD with $LIB serves i386 and amd64 programs ----------------
 multiarch_check() {
 	local dir=$out/multiarch arch bin mod lib rc pass=0 fail=0 why=
-	mkdir -p "$dir/lib/i386-linux-gnu" "$dir/lib/x86_64-linux-gnu"
-	cp "$out/i386/preload/.libs/libp11logout.so" "$dir/lib/i386-linux-gnu/" &&
-		cp "$out/amd64/preload/.libs/libp11logout.so" "$dir/lib/x86_64-linux-gnu/" ||
+	# What $LIB is for each program's loader, as the loader itself
+	# expands it: Debian's multiarch libc (and the cross libc under qemu)
+	# says lib/i386-linux-gnu, the biarch libc6-i386 that a build host may
+	# have at /lib/ld-linux.so.2 says lib32.
+	lib_of() {
+		QEMU_LD_PREFIX=/usr/i686-linux-gnu LD_DEBUG=libs LD_LIBRARY_PATH='/p11l-probe/$LIB' \
+			"$out/$1/tests/fake-driver" 2>&1 </dev/null |
+			sed -n 's|.*search path=\(/p11l-probe/[^:]*\):.*|\1|p; s|.*search path=\(/p11l-probe/[^:	 ]*\)[	 ].*|\1|p' |
+			sed 's|/tls.*||; s|/glibc-hwcaps.*||; s|^/p11l-probe/||' | head -n 1
+	}
+	lib32=$(lib_of i386) lib64=$(lib_of amd64)
+	[ -n "$lib32" ] && [ -n "$lib64" ] && [ "$lib32" != "$lib64" ] ||
+		{ echo "FAIL: cannot tell \$LIB of the i386 and amd64 loaders ('$lib32', '$lib64')"; return; }
+	mkdir -p "$dir/$lib32" "$dir/$lib64"
+	cp "$out/i386/preload/.libs/libp11logout.so" "$dir/$lib32/" &&
+		cp "$out/amd64/preload/.libs/libp11logout.so" "$dir/$lib64/" ||
 		{ echo "FAIL: the i386 and amd64 builds are not both there"; return; }
 	: >"$dir/empty.conf"
 	# drive ARCH PRELOAD TAG: fake-driver of ARCH logs in on the fake module.
@@ -227,13 +240,13 @@ multiarch_check() {
 	done
 	# The control: the amd64 build named by its own path fails in an
 	# i386 program, the way a fixed /usr/lib/x86_64-linux-gnu path would.
-	drive i386 "$dir/lib/x86_64-linux-gnu/libp11logout.so" i386-fixed
+	drive i386 "$dir/$lib64/libp11logout.so" i386-fixed
 	if grep -q 'cannot be preloaded' "$dir/i386-fixed.err" && ! logged_out i386-fixed; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1)) why="$why the control (a fixed amd64 path in an i386 program) did not fail;"
 	fi
-	if [ "$fail" -eq 0 ]; then echo "pass $pass/$pass"; else echo "FAIL:$why"; fi
+	if [ "$fail" -eq 0 ]; then echo "pass $pass/$pass (\$LIB: $lib32, $lib64)"; else echo "FAIL:$why"; fi
 }
 multiarch=
 case " ${P11L_CROSS_ARCHES:-i386 amd64} " in
