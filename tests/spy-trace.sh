@@ -90,8 +90,7 @@ p11l_spy_fixture() {
 	[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
 	for need in "$@"; do
 		case $need in
-		engine) [ -r "$P11L_ENGINE" ] ||
-			skip_all "libp11 openssl engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)" ;;
+		engine) if why=$(p11l_engine_missing); then skip_all "$why"; fi ;;
 		proxy) [ -r "$P11L_P11KIT_PROXY" ] ||
 			skip_all "p11-kit-proxy not found at $P11L_P11KIT_PROXY" ;;
 		provider) [ -r "$P11L_PROVIDER" ] ||
