@@ -179,7 +179,7 @@ trace_summary() {
 }
 
 case $via in
-engine) say "== $(openssl version): libp11's engine: $P11L_ENGINE" ;;
+engine) say "== openssl engine: $P11L_ENGINE" ;;
 pkcs11-provider) say "== $(openssl version), no engines: pkcs11-provider: $P11L_PROVIDER" ;;
 *) say "== $(openssl version), no engines: libp11's provider: $P11L_PROVIDER" ;;
 esac
