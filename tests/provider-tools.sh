@@ -9,7 +9,10 @@
 # leaked; where the provider releases at exit, after the library's
 # handler, the library's C_Logout comes first and the tool's own clean-up
 # still succeeds); the exit status stays the one without the library;
-# every certificate and CMS signature verifies.
+# every certificate and CMS signature verifies.  Then provider-client, an
+# application that signs the same way and returns from main with or
+# without OPENSSL_cleanup(): with OpenSSL 4, libcrypto tears down only
+# after that call, so pkcs11-provider's own clean-up happens only then.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/consumer-lib.sh"
@@ -26,6 +29,12 @@ p11l_cons_provider_conf "$P11L_TMP/pkcs11-provider.cnf"
 p11l_cons_provider_conf "$P11L_TMP/pkcs11-provider-no-deinit.cnf" 'pkcs11-module-quirks = no-deinit'
 p11l_libp11_provider_conf "$P11L_TMP/libp11-provider.cnf"
 
+PCLIENT=$P11L_TEST_BUILDDIR/provider-client
+[ -x "$PCLIENT" ] || PCLIENT=
+# verify_sig KEY SIG: SIG is a signature of the data by KEY.
+verify_sig() {
+	openssl dgst -sha256 -verify "$P11L_TMP/$1.pub" -signature "$2" "$P11L_TMP/data"
+}
 # self_signed CERT: CERT verifies against itself.
 self_signed() {
 	openssl verify -CAfile "$1" "$1"
@@ -72,6 +81,20 @@ for p in $provs; do
 			-out "$P11L_TMP/$n.der"
 		p11l_cons_verified "$n" cms_verifies "$key"
 		p11l_cons_check "$n"
+
+		for how in return cleanup; do
+			n=app-$how-$p-$key
+			if [ -z "$PCLIENT" ]; then
+				ok "# SKIP $n: built without libcrypto (no provider-client)"
+				continue
+			fi
+			set -- "$PCLIENT"
+			[ "$how" = cleanup ] && set -- "$PCLIENT" --cleanup
+			p11l_cons_pair "$n" "$P11L_TMP/$n.sig" env OPENSSL_CONF="$cnf" \
+				"$@" "$uri" "$P11L_TMP/data" "$P11L_TMP/$n.sig"
+			p11l_cons_verified "$n" verify_sig "$key"
+			p11l_cons_check "$n"
+		done
 	done
 done
 
