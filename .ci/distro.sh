@@ -5,6 +5,11 @@
 #     DIST=trixie bash .ci/distro.sh      (the default; Debian 13)
 #     DIST=sid bash .ci/distro.sh         (unstable; moves every day)
 #     ARCH=i386 DIST=trixie bash .ci/distro.sh   (ARCH: default amd64)
+#     DIST=sid OPENSSL=4 bash .ci/distro.sh      (unstable with OpenSSL 4.0
+#                                 from experimental: openssl, libssl-dev and
+#                                 libssl4 installed from there before the
+#                                 README's commands; the providers and
+#                                 engines stay unstable's OpenSSL 3 builds)
 #
 # Prints the chroot's package versions, the time of each step and
 # "N passed, N failed" for that distribution; exits non-zero when a step
@@ -28,6 +33,11 @@ esac
 case $ARCH in
 *[!a-z0-9]* | '') echo "distro.sh: bad ARCH '$ARCH'" >&2; exit 2 ;;
 esac
+OPENSSL=${OPENSSL:-}
+case $DIST/$OPENSSL in
+*/ | sid/4) ;;
+*) echo "distro.sh: OPENSSL=4 needs DIST=sid (experimental), not DIST=$DIST OPENSSL=$OPENSSL" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || { echo "distro.sh: needs root (debootstrap, mount, chroot)" >&2; exit 2; }
 command -v debootstrap >/dev/null || { echo "distro.sh: debootstrap is not installed" >&2; exit 2; }
 
@@ -37,7 +47,10 @@ mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)\/*$/\1/p; s/^deb  *\(\[[^]]*\] 
 	/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 base=$top/ci-chroot
-root=$base/$DIST-$ARCH
+# The name of this run's tree and logs: sid-amd64, sid-openssl4-amd64.
+name=$DIST${OPENSSL:+-openssl$OPENSSL}-$ARCH
+root=$base/$name
+# The .deb cache is the release's (each file is verified before use).
 cache=/var/cache/p11l-ci/$DIST-$ARCH
 case $root in *[!A-Za-z0-9/._+-]*) echo "distro.sh: unusual characters in $root" >&2; exit 2 ;; esac
 
@@ -133,7 +146,7 @@ trap 'exit 129' HUP
 # A tree left by an earlier run (killed by SIGKILL, say) is not reused.
 remove_tree || exit 1
 mkdir -p "$root/var/cache/apt/archives" "$cache/debootstrap" "$cache/apt/partial"
-rm -f "$base/$DIST-$ARCH-test-suite.log"
+rm -f "$base/$name-test-suite.log"
 # dpkg without fsync (debootstrap's second stage reads this file too), as
 # sbuild and pbuilder do for throwaway trees: the tree is deleted at the
 # end, and the packages installed are the same.
@@ -143,9 +156,9 @@ echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/p11l-unsafe-io"
 find "$cache/debootstrap" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/archives/" {} +
 
 echo "=== distro.sh: debootstrap --variant=minbase $DIST ($ARCH) from $mirror into $root"
-run debootstrap --variant=minbase --arch="$ARCH" "$DIST" "$root" "$mirror" >"$base/debootstrap-$DIST-$ARCH.log" 2>&1 || {
-	tail -n 30 "$base/debootstrap-$DIST-$ARCH.log"
-	echo "distro.sh: debootstrap failed (log: $base/debootstrap-$DIST-$ARCH.log)" >&2
+run debootstrap --variant=minbase --arch="$ARCH" "$DIST" "$root" "$mirror" >"$base/debootstrap-$name.log" 2>&1 || {
+	tail -n 30 "$base/debootstrap-$name.log"
+	echo "distro.sh: debootstrap failed (log: $base/debootstrap-$name.log)" >&2
 	exit 1
 }
 cp -u "$root"/var/cache/apt/archives/*.deb "$cache/debootstrap/" 2>/dev/null || true
@@ -187,6 +200,25 @@ else
 fi
 step "mounts and source"
 
+# OPENSSL=4: experimental's OpenSSL before the README's commands, which
+# then find it installed (the README's apt-get keeps it: nothing there asks
+# for an older one).
+if [ "$OPENSSL" = 4 ]; then
+	echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
+	echo "=== distro.sh ($DIST): OpenSSL 4 from experimental"
+	run chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+		DEBIAN_FRONTEND=noninteractive /bin/bash -c \
+		'apt-get update && apt-get install -y --no-install-recommends -t experimental openssl libssl-dev libssl4 &&
+		dpkg-query -W -f "\${Package} \${Version}\n" openssl libssl-dev libssl4 && openssl version' \
+		>"$base/$name-openssl.log" 2>&1 || {
+		tail -n 30 "$base/$name-openssl.log"
+		echo "distro.sh: installing OpenSSL 4 from experimental failed (log: $base/$name-openssl.log)" >&2
+		exit 1
+	}
+	tail -n 4 "$base/$name-openssl.log" | sed 's/^/    /'
+	step "OpenSSL 4 (experimental)"
+fi
+
 # The README's two commands: the first and second sh block under
 # "## Quick start", run as they are written.
 readme_cmd() {
@@ -214,18 +246,18 @@ in_chroot() {
 rc=0
 echo "=== distro.sh ($DIST): README quick start:"
 echo "$cmd1"
-in_chroot "$cmd1" >"$base/$DIST-$ARCH-quickstart.log" 2>&1 || rc=$?
+in_chroot "$cmd1" >"$base/$name-quickstart.log" 2>&1 || rc=$?
 if [ "$rc" = 0 ]; then
-	tail -n 12 "$base/$DIST-$ARCH-quickstart.log" | sed 's/^/    /'
+	tail -n 12 "$base/$name-quickstart.log" | sed 's/^/    /'
 else
-	tail -n 60 "$base/$DIST-$ARCH-quickstart.log" | sed 's/^/    /'
-	echo "distro.sh: the quick start failed (status $rc; log: $base/$DIST-$ARCH-quickstart.log)"
+	tail -n 60 "$base/$name-quickstart.log" | sed 's/^/    /'
+	echo "distro.sh: the quick start failed (status $rc; log: $base/$name-quickstart.log)"
 fi
 step "quick start"
 
 echo "=== distro.sh ($DIST): package versions"
 in_chroot "dpkg-query -W -f '\${db:Status-Abbrev} \${Package} \${Version}\n' openssl 'libssl3*' \
-	libengine-pkcs11-openssl softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules \
+	'libssl4*' libssl-dev libengine-pkcs11-openssl softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules \
 	'pkcs11-provider' gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
 	gcc --version | head -n 1; openssl version" | sed 's/^/    /' || true
 
@@ -233,13 +265,13 @@ passed=0 failed=0 skipped=0
 if [ "$rc" = 0 ]; then
 	echo "=== distro.sh ($DIST): the test suite:"
 	echo "$cmd2"
-	in_chroot "$cmd2" >"$base/$DIST-$ARCH-check.log" 2>&1 || rc=$?
+	in_chroot "$cmd2" >"$base/$name-check.log" 2>&1 || rc=$?
 	step "test suite"
-	grep -E '^(ERROR|XPASS):|^# [A-Z]+: ' "$base/$DIST-$ARCH-check.log" | sed 's/^/    /' || true
+	grep -E '^(ERROR|XPASS):|^# [A-Z]+: ' "$base/$name-check.log" | sed 's/^/    /' || true
 	log=$root/src/tests/test-suite.log
 	if [ -f "$log" ]; then
 		# Kept beside the tree for .ci/run's totals.
-		cp "$log" "$base/$DIST-$ARCH-test-suite.log"
+		cp "$log" "$base/$name-test-suite.log"
 		num() { sed -n "s/^# $1: *//p" "$log" | head -n 1; }
 		p=$(num PASS) f=$(num FAIL) e=$(num ERROR) s=$(num SKIP) x=$(num XPASS)
 		passed=${p:-0} failed=$((${f:-0} + ${e:-0} + ${x:-0})) skipped=${s:-0}
@@ -260,5 +292,5 @@ step_t0=$t_start
 echo "=== distro.sh ($DIST, $ARCH): times"
 printf '%s' "$times"
 step "total"
-echo "$DIST: $passed passed, $failed failed, $skipped skipped"
+echo "$DIST${OPENSSL:+ (OpenSSL $OPENSSL)}: $passed passed, $failed failed, $skipped skipped"
 [ "$rc" = 0 ] && [ "$failed" = 0 ] || exit 1

@@ -14,7 +14,6 @@
 . "$P11L_TEST_SRCDIR/capped-lib.sh"
 unset LD_PRELOAD
 capped_require
-[ -r "$P11L_ENGINE" ] || skip_all "no libp11 engine at $P11L_ENGINE"
 [ -e "$P11L_LIB" ] || bail_out "$P11L_LIB is not built"
 N=${P11L_BATCH_RUNS:-50}
 NB=${P11L_BATCH_BATCHES:-4}
@@ -129,16 +128,21 @@ skip_n() { for si in $(seq "$1"); do ok "# SKIP $2"; done; }
 # --- 1. openssl, sequential, without libp11logout ---
 # Observed first: a stack whose engine cleans up by itself (all 50 sign,
 # nothing stays taken) has no leaking configuration here, and the openssl
-# parts skip, saying so, rather than pass.
-mkdir "$T/seq0"
+# parts skip, saying so, rather than pass; so do they where openssl takes
+# no engine (OpenSSL 4.0), and the late-client parts still run.
 t0=$(date +%s)
-for i in $(seq 50); do sign "$T/seq0" "$i"; echo $? >"$T/seq0/$i.rc"; done
-okn=0
-for i in $(seq 50); do [ "$(cat "$T/seq0/$i.rc")" = 0 ] && okn=$((okn + 1)); done
-no_leak=
-if [ "$okn" = 50 ] && [ "$(capped_count)" = 0 ]; then
-	no_leak="openssl with libp11's engine (OPENSSL_CONF) cleaned up by itself on this stack: all 50 signed, no session stayed taken; no leaking configuration to show the cap with"
+if no_leak=$(p11l_engine_missing); then
 	diag "$no_leak"
+else
+	no_leak=
+	mkdir "$T/seq0"
+	for i in $(seq 50); do sign "$T/seq0" "$i"; echo $? >"$T/seq0/$i.rc"; done
+	okn=0
+	for i in $(seq 50); do [ "$(cat "$T/seq0/$i.rc")" = 0 ] && okn=$((okn + 1)); done
+	if [ "$okn" = 50 ] && [ "$(capped_count)" = 0 ]; then
+		no_leak="openssl with libp11's engine (OPENSSL_CONF) cleaned up by itself on this stack: all 50 signed, no session stayed taken; no leaking configuration to show the cap with"
+		diag "$no_leak"
+	fi
 fi
 if [ -n "$no_leak" ]; then
 	skip_n 4 "$no_leak"

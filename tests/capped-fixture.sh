@@ -88,6 +88,33 @@ logged "$out" "OPENSSL_init_crypto now returns 0" "its teardown runs after OPENS
 logged "$out" "late C_Logout: 0x30 (CKR_DEVICE_ERROR)" "C_Logout after OPENSSL_cleanup: CKR_DEVICE_ERROR"
 logged "$out" "late C_Finalize: 0x30 (CKR_DEVICE_ERROR)" "C_Finalize after OPENSSL_cleanup: CKR_DEVICE_ERROR"
 capped_count_is 1 "a logout after OPENSSL_cleanup leaks the device session"
+# Where OpenSSL's teardown is: an exit handler (OpenSSL 3) or libcrypto's
+# destructor (OpenSSL 4, where the late teardown came from a destructor).
+if grep -q 'from a destructor after libcrypto' "$out"; then
+	ossl_fini=1
+	diag "OpenSSL 4: libcrypto tears down from its destructor, after every exit handler"
+else
+	ossl_fini=0
+	diag "OpenSSL 3: OPENSSL_cleanup() runs from an exit handler"
+fi
+
+# --- the same teardown from an exit handler registered before OpenSSL ---
+"$CAPPED_COUNT" --reset >/dev/null
+client --exit-logout
+[ "$rc" = 0 ] && ok "--exit-logout client signs" || not_ok "--exit-logout client signs (rc $rc)"
+if [ "$ossl_fini" = 1 ]; then
+	logged "$out" "from an exit handler (OPENSSL_init_crypto now returns 1)" \
+		"OpenSSL 4: an exit handler registered before OpenSSL still finds libcrypto working"
+	logged "$out" "late C_Logout: 0x0$" "OpenSSL 4: its C_Logout: CKR_OK"
+	logged "$out" "late C_Finalize: 0x0$" "OpenSSL 4: its C_Finalize: CKR_OK"
+	capped_count_is 0 "OpenSSL 4: it gives its device session back"
+else
+	logged "$out" "from an exit handler (OPENSSL_init_crypto now returns 0)" \
+		"OpenSSL 3: an exit handler registered before OpenSSL runs after OPENSSL_cleanup"
+	logged "$out" "late C_Logout: 0x30 (CKR_DEVICE_ERROR)" "OpenSSL 3: its C_Logout: CKR_DEVICE_ERROR"
+	logged "$out" "late C_Finalize: 0x30 (CKR_DEVICE_ERROR)" "OpenSSL 3: its C_Finalize: CKR_DEVICE_ERROR"
+	capped_count_is 1 "OpenSSL 3: it leaks the device session"
+fi
 
 # --- idle expiry of sessions of processes that are gone ---
 "$CAPPED_COUNT" --reset >/dev/null

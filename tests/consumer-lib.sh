@@ -15,7 +15,14 @@
 # ($P11L_TMP/data) and, with engine, P11L_CONF (the libp11 engine in front
 # of the spy) and each key's certificate (p11l_cons_certs).
 p11l_cons_fixture() {
-	p11l_spy_fixture "$@"
+	# The tool's own libcrypto loads the engine: the engine must exist,
+	# whether or not the openssl command takes -engine.
+	p11l_cf=
+	for p11l_w in "$@"; do
+		[ "$p11l_w" = engine ] && p11l_w=engine-so
+		p11l_cf="$p11l_cf $(p11l_quote "$p11l_w")"
+	done
+	eval "p11l_spy_fixture$p11l_cf"
 	p11l_engine_data
 	case " $* " in
 	*" engine "*)
@@ -24,6 +31,27 @@ p11l_cons_fixture() {
 		p11l_cons_certs || bail_out "cannot make the certificates"
 		;;
 	esac
+}
+
+# p11l_libp11_provider: the path of libp11's provider (pkcs11prov) where
+# this openssl looks for providers; prints it and succeeds where it is
+# installed.
+p11l_libp11_provider() {
+	p11l_md=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+	p11l_lp=${P11L_LIBP11_PROV:-${p11l_md:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
+	echo "$p11l_lp"
+	[ -r "$p11l_lp" ]
+}
+
+# p11l_libp11_provider_conf FILE: an OPENSSL_CONF that loads the default
+# provider and libp11's provider, whose module is pkcs11-spy.
+p11l_libp11_provider_conf() {
+	printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
+		'providers = p11l_providers' '[p11l_providers]' \
+		'default = p11l_default' 'pkcs11 = p11l_libp11' \
+		'[p11l_default]' 'activate = 1' '[p11l_libp11]' \
+		'identity = pkcs11prov' "module = $(p11l_libp11_provider)" \
+		"pkcs11_module = $P11L_SPY" 'activate = 1' >"$1"
 }
 
 # p11l_cons_run TAG MODE COMMAND...: COMMAND with pkcs11-spy loading
@@ -282,12 +310,29 @@ p11l_cons_check_late() {
 # $P11L_TMP/KEY.crt (PEM) and KEY.der, with a subject key identifier
 # (evmctl takes its key id from it) and the usages of code signing, TLS
 # client and S/MIME.  Needs P11L_CONF (p11l_engine_conf, module: the spy).
+# Where the openssl command takes no -engine (OpenSSL 4.0; the tool under
+# test may still have an OpenSSL 3 libcrypto that loads the engine),
+# through pkcs11-provider, or else libp11's provider.
 p11l_cons_certs() {
+	p11l_ccnf=$P11L_CONF p11l_kopt="-engine pkcs11 -keyform engine" p11l_pin=";pin-value=$P11L_PIN"
+	if p11l_engine_missing >/dev/null; then
+		p11l_ccnf=$P11L_TMP/certs.cnf p11l_kopt=
+		if [ -r "$P11L_PROVIDER" ]; then
+			p11l_cons_provider_conf "$p11l_ccnf"
+			p11l_pin="?pin-value=$P11L_PIN"
+		elif p11l_libp11_provider >/dev/null; then
+			p11l_libp11_provider_conf "$p11l_ccnf"
+		else
+			echo "openssl takes no -engine and no pkcs11 provider is installed" >&2
+			return 1
+		fi
+	fi
 	for p11l_k in "$P11L_RSA_KEY" "$P11L_EC_KEY"; do
-		env -u LD_PRELOAD OPENSSL_CONF="$P11L_CONF" \
+		# shellcheck disable=SC2086
+		env -u LD_PRELOAD OPENSSL_CONF="$p11l_ccnf" \
 		PKCS11SPY=$P11L_SOFTHSM PKCS11SPY_OUTPUT=/dev/null \
-			openssl req -new -x509 -engine pkcs11 -keyform engine \
-			-key "pkcs11:token=$P11L_TOKEN_LABEL;object=$p11l_k;type=private;pin-value=$P11L_PIN" \
+			openssl req -new -x509 $p11l_kopt \
+			-key "pkcs11:token=$P11L_TOKEN_LABEL;object=$p11l_k;type=private$p11l_pin" \
 			-subj "/CN=$p11l_k" -days 30 \
 			-addext subjectKeyIdentifier=hash \
 			-addext keyUsage=critical,digitalSignature \

@@ -9,7 +9,8 @@
 #                              runs the N at once, with VAR=VALUE... in their
 #                              environment; prints "ok ms" (how many
 #                              succeeded, ms from the release of the PINs to
-#                              the end of the last) and leaves each one's
+#                              the end of the last, "-" when they were never
+#                              released) and leaves each one's
 #                              stderr in DIR/I/err
 #   fair_wait_waits DIR N      one line per process that succeeded: its wait
 #                              in ms (see below)
@@ -57,6 +58,7 @@ fair_wait_run() {
 		fw_pids="$fw_pids $!"
 		fw_i=$((fw_i + 1))
 	done
+	rm -f "$fw_dir/released"
 	timeout 300 bash -c '
 		n=$1 dir=$2 pin=$3 fds=()
 		for i in $(seq "$n"); do exec {fd}>"$dir/$i/pin" || exit 1; fds+=("$fd"); done
@@ -65,10 +67,40 @@ fair_wait_run() {
 		done
 		date +%s%N >"$dir/released"
 		for fd in "${fds[@]}"; do printf %s "$pin" >&"$fd"; exec {fd}>&-; done
-	' gate "$fw_n" "$fw_dir" "$CAPPED_PIN" || echo "fair_wait_run: the PIN gate failed" >&2
+	' gate "$fw_n" "$fw_dir" "$CAPPED_PIN" &
+	fw_gate=$!
+	# A process that exits before it opens its FIFO (openssl failing at
+	# once) would keep the gate waiting for it, and the others waiting for
+	# the gate: then the gate is stopped, and each FIFO opened and closed
+	# until every process has exited, so that the others read no PIN and
+	# fail at once too.
+	fw_stuck=
+	while kill -0 "$fw_gate" 2>/dev/null; do
+		if [ ! -f "$fw_dir/released" ] && ls "$fw_dir"/*/rc >/dev/null 2>&1; then
+			kill "$fw_gate" 2>/dev/null
+			fw_stuck=1
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$fw_gate" || echo "fair_wait_run: the PIN gate failed" >&2
+	while [ -n "$fw_stuck" ]; do
+		fw_stuck=
+		for fw_p in $fw_pids; do kill -0 "$fw_p" 2>/dev/null && fw_stuck=1; done
+		fw_i=1
+		while [ -n "$fw_stuck" ] && [ $fw_i -le "$fw_n" ]; do
+			[ -p "$fw_dir/$fw_i/pin" ] && : 9<>"$fw_dir/$fw_i/pin"
+			fw_i=$((fw_i + 1))
+		done
+		[ -z "$fw_stuck" ] || sleep 0.2
+	done
 	# shellcheck disable=SC2086
 	wait $fw_pids
-	fw_ms=$((($(date +%s%N) - $(cat "$fw_dir/released")) / 1000000))
+	if [ -f "$fw_dir/released" ]; then
+		fw_ms=$((($(date +%s%N) - $(cat "$fw_dir/released")) / 1000000))
+	else
+		fw_ms=-
+	fi
 	fw_ok=0
 	fw_i=1
 	while [ $fw_i -le "$fw_n" ]; do

@@ -1,6 +1,7 @@
 /* late-client: a PKCS#11 client written like libp11 0.4.14 and later.
  *
- *   late-client [--late-logout] [--end HOW] [--sleep MS] [--pin PIN]
+ *   late-client [--late-logout|--exit-logout] [--end HOW] [--sleep MS]
+ *               [--pin PIN]
  *               [-o SIGFILE] MODULE TOKEN_LABEL KEY_LABEL
  *
  * It initialises OpenSSL first (so OpenSSL's cleanup runs at exit), loads
@@ -15,9 +16,17 @@
  * (C_CloseAllSessions) or "finalize" (C_Finalize).  --sleep MS: then wait,
  * still running.  -o: write the signature to SIGFILE.
  *
- * --late-logout: the teardown runs anyway, as with PKCS11_FORCE_CLEANUP:
- * C_Logout and C_Finalize are called from an exit handler registered before
- * OpenSSL was initialised, so they come after OPENSSL_cleanup().
+ * --late-logout: the teardown runs anyway, as with PKCS11_FORCE_CLEANUP,
+ * after OpenSSL's own teardown.  With OpenSSL 3 that is an exit handler
+ * registered before OpenSSL was initialised, so it comes after the
+ * OPENSSL_cleanup() that OpenSSL registered.  OpenSSL 4 registers no exit
+ * handler and tears down from libcrypto's destructor, and only once
+ * OPENSSL_cleanup() was called: main calls it before it returns (as the
+ * openssl command does), and the teardown runs from libfini-hook's
+ * destructor, after libcrypto's.
+ * --exit-logout: the same teardown from an exit handler registered before
+ * OpenSSL was initialised, whatever the OpenSSL: too late with OpenSSL 3,
+ * in time with OpenSSL 4.
  *
  * The PIN comes from --pin or $LATE_CLIENT_PIN.  Progress and every return
  * value go to stderr ("late-client: C_Login: 0x0"); after a failed login
@@ -35,11 +44,14 @@
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#include "fini-hook.h"
+
 static CK_FUNCTION_LIST *p11;
 static CK_SESSION_HANDLE session;
 static int logged_in;
 static int in_exit;		/* set by the handler registered after dlopen */
-static int force_teardown;	/* --late-logout */
+static int force_teardown;	/* --late-logout or --exit-logout */
+static int from_fini;		/* the teardown runs from libfini-hook */
 
 static void report(const char *call, CK_RV rv)
 {
@@ -67,8 +79,9 @@ static void teardown(void)
 		fprintf(stderr, "late-client: exiting without teardown\n");
 		return;
 	}
-	fprintf(stderr, "late-client: teardown after OpenSSL's cleanup "
-		"(OPENSSL_init_crypto now returns %d)\n",
+	fprintf(stderr, "late-client: teardown after OpenSSL's cleanup, "
+		"from %s (OPENSSL_init_crypto now returns %d)\n",
+		from_fini ? "a destructor after libcrypto's" : "an exit handler",
 		OPENSSL_init_crypto(0, NULL));
 	if (logged_in) {
 		rv = p11->C_Logout(session);
@@ -80,7 +93,7 @@ static void teardown(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: late-client [--late-logout] [--end none|"
+	fprintf(stderr, "usage: late-client [--late-logout|--exit-logout] [--end none|"
 		"logout|close|close-all|finalize] [--sleep MS] [--pin PIN] "
 		"[-o SIGFILE] MODULE TOKEN_LABEL KEY_LABEL\n");
 	return 2;
@@ -138,7 +151,9 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--late-logout") == 0)
-			force_teardown = 1;
+			force_teardown = 1, from_fini = OPENSSL_version_major() >= 4;
+		else if (strcmp(argv[i], "--exit-logout") == 0)
+			force_teardown = 1, from_fini = 0;
 		else if (strcmp(argv[i], "--pin") == 0 && i + 1 < argc)
 			pin = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
@@ -160,8 +175,9 @@ int main(int argc, char **argv)
 	token = argv[i + 1];
 	key_label = argv[i + 2];
 
-	/* Before OpenSSL: runs after OPENSSL_cleanup(). */
-	atexit(teardown);
+	/* Before OpenSSL: with OpenSSL 3, runs after OPENSSL_cleanup(). */
+	if (!from_fini)
+		atexit(teardown);
 	if (OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_CIPHERS |
 				OPENSSL_INIT_ADD_ALL_DIGESTS, NULL) != 1) {
 		fprintf(stderr, "late-client: OPENSSL_init_crypto failed\n");
@@ -190,6 +206,9 @@ int main(int argc, char **argv)
 	}
 	/* After loading, before logging in. */
 	atexit(mark_exit);
+	/* After the module, which needs libcrypto (see fini-hook-load.c). */
+	if (from_fini && !fini_hook_load(teardown))
+		return 1;
 
 	rv = find_slot(token, &slot);
 	report("find token", rv);
@@ -270,6 +289,9 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	/* Without --end, no C_Logout, no C_Finalize: exit() runs the
-	 * handlers. */
+	 * handlers.  With OpenSSL 4, libcrypto's destructor tears it down
+	 * only after this call. */
+	if (from_fini)
+		OPENSSL_cleanup();
 	return rv == CKR_OK ? 0 : 1;
 }

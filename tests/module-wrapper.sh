@@ -73,7 +73,7 @@ check "wrapper without a real module: one warning line says so" \
 . "$P11L_TEST_SRCDIR/spy-trace.sh"
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 why=$(p11l_softhsm_missing) || why=
-[ -n "$why" ] || [ -r "$P11L_ENGINE" ] || why="no libp11 engine at $P11L_ENGINE"
+[ -n "$why" ] || why=$(p11l_engine_missing) || why=
 [ -n "$why" ] || [ -r "$P11L_SPY" ] || why="no pkcs11-spy at $P11L_SPY"
 if [ -n "$why" ]; then
 	for i in $(seq 12); do ok "# SKIP openssl through the wrapper: $why"; done
@@ -119,7 +119,7 @@ for f in "$CAPPED_MODULE" "$CAPPED_COUNT" "$LATE_CLIENT"; do
 	[ -e "$f" ] || why="$f is not built"
 done
 [ -n "$why" ] || [ -r "$P11L_SOFTHSM" ] || why="no SoftHSM2"
-[ -n "$why" ] || [ -r "$P11L_ENGINE" ] || why="no libp11 engine"
+[ -n "$why" ] || why=$(p11l_engine_missing) || why=
 if [ -z "$why" ]; then
 	unset OPENSSL_CONF P11LOGOUT_MODULE PKCS11_MODULE_PATH
 	capped_setup "$T/ctok" "$T/pool" 16

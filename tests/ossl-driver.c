@@ -3,14 +3,21 @@
  * itself before it exits, as some applications do.
  *
  * Usage: ossl-driver MODULE SCENARIO
+ *   version      print the major version of the libcrypto it runs with
  *   cleanup      log in, OPENSSL_cleanup(), exit
  *   late-logout  log in, OPENSSL_cleanup(), then C_Logout itself
+ *   fini-logout  log in, OPENSSL_cleanup(), exit, and C_Logout from
+ *                libfini-hook's destructor, after libcrypto's (where
+ *                OpenSSL 4 tears down)
  *   bypass       log in, call libcrypto's own OPENSSL_cleanup (found in
  *                libcrypto's handle, so no interposer sees it), exit
- *   probe        an HMAC before and after OPENSSL_cleanup(): shows that
- *                libcrypto cannot compute one any more
+ *   probe        an HMAC before and after OPENSSL_cleanup(): shows
+ *                whether libcrypto can compute one any more (OpenSSL 3
+ *                cannot; OpenSSL 4 only sets a flag there)
  *   probe-raw    the same without asking OPENSSL_init_crypto first: a
  *                crash with OpenSSL 3.0
+ *   probe-fini   an HMAC before OPENSSL_cleanup() and from libfini-hook's
+ *                destructor, after libcrypto's
  *
  * stdout depends only on what OpenSSL and the module answer; "driver
  * exit" (every test driver's last line) goes to $ODD_LOG just before
@@ -26,6 +33,10 @@
 #include <openssl/evp.h>
 
 #include "driver-common.h"
+#include "fini-hook.h"
+
+static CK_FUNCTION_LIST *fl;
+static CK_SESSION_HANDLE h;
 
 /* As the module does: OpenSSL 3.0's EVP_Q_mac crashes after
  * OPENSSL_cleanup(), so OPENSSL_init_crypto (0 then) is asked first,
@@ -42,12 +53,36 @@ static int mac_works(int raw)
 			 (const unsigned char *)"x", 1, out, sizeof out, &len) != NULL;
 }
 
+static void fini_probe(void)
+{
+	printf("HMAC after libcrypto's destructor: %s\n",
+	       mac_works(0) ? "ok" : "fails");
+}
+
+static void fini_logout(void)
+{
+	printf("C_Logout after libcrypto's destructor: 0x%lx\n",
+	       DRIVER_CALL(fl, C_Logout)(h));
+}
+
+/* libcrypto's own OPENSSL_cleanup, whichever libcrypto this program runs
+ * with: a lookup in the handle of the object that defines OpenSSL_version
+ * (which nothing interposes). */
+static p11l_fn real_openssl_cleanup(void)
+{
+	Dl_info info;
+	void *v = dlsym(RTLD_DEFAULT, "OpenSSL_version"), *lc;
+
+	if (v == NULL || dladdr(v, &info) == 0 || info.dli_fname == NULL)
+		return NULL;
+	lc = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+	return lc ? driver_sym(lc, "OPENSSL_cleanup") : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sc;
 	CK_C_GetFunctionList g;
-	CK_FUNCTION_LIST *fl = NULL;
-	CK_SESSION_HANDLE h = 0;
 	CK_RV rv;
 
 	if (argc != 3) {
@@ -60,7 +95,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ossl-driver: OPENSSL_init_crypto failed\n");
 		return 1;
 	}
+	if (strcmp(sc, "version") == 0) {
+		printf("%u\n", OPENSSL_version_major());
+		return 0;
+	}
 	printf("HMAC before cleanup: %s\n", mac_works(0) ? "ok" : "fails");
+	if (strcmp(sc, "probe-fini") == 0) {
+		if (!fini_hook_load(fini_probe))
+			return 1;
+		OPENSSL_cleanup();
+		return 0;
+	}
 	if (strcmp(sc, "probe") == 0 || strcmp(sc, "probe-raw") == 0) {
 		OPENSSL_cleanup();
 		printf("HMAC after cleanup: %s\n",
@@ -77,9 +122,7 @@ int main(int argc, char **argv)
 	printf("C_Login: 0x%lx\n", rv);
 
 	if (strcmp(sc, "bypass") == 0) {
-		/* libcrypto's own definition: a lookup in its handle. */
-		void *lc = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
-		p11l_fn real_cleanup = lc ? driver_sym(lc, "OPENSSL_cleanup") : NULL;
+		p11l_fn real_cleanup = real_openssl_cleanup();
 
 		if (!real_cleanup) {
 			fprintf(stderr, "ossl-driver: libcrypto's OPENSSL_cleanup not found\n");
@@ -87,6 +130,8 @@ int main(int argc, char **argv)
 		}
 		real_cleanup();
 	} else {
+		if (strcmp(sc, "fini-logout") == 0 && !fini_hook_load(fini_logout))
+			return 1;
 		OPENSSL_cleanup();
 	}
 	driver_log("ODD_LOG", "driver: cleanup done");

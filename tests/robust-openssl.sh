@@ -1,12 +1,90 @@
 #!/bin/sh
 # A program that calls OPENSSL_cleanup() itself, logged in to a module
-# whose C_Logout needs libcrypto (an HMAC, as a secure channel does).  The
-# library interposes OPENSSL_cleanup and logs out first.
+# whose C_Logout needs libcrypto (an HMAC, as a secure channel does).
+# OpenSSL 3 tears down in OPENSSL_cleanup(): the library interposes it and
+# logs out first.  OpenSSL 4's OPENSSL_cleanup() only sets a flag and
+# libcrypto tears down from its destructor, after every exit handler: the
+# point too late for a logout is then that destructor (modelled with
+# libfini-hook), and the library's exit handler comes before it.
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/robust-lib.sh"
 
 OSSL=$P11L_TEST_BUILDDIR/ossl-driver
 [ -x "$OSSL" ] && [ -f "$ODDC" ] || skip_all "built without libcrypto"
+
+# OpenSSL 4: what it really does, then the library against it.
+ossl4() {
+	run probe "" -- "$OSSL" "$ODDC" probe
+	expect "OpenSSL 4: an HMAC still works after OPENSSL_cleanup() (it only sets a flag)" \
+		"$T/probe.out" <<EOF2
+HMAC before cleanup: ok
+HMAC after cleanup: ok
+EOF2
+	run probe-fini "" -- "$OSSL" "$ODDC" probe-fini
+	expect "OpenSSL 4 premise: no HMAC from a destructor after libcrypto's (its teardown)" \
+		"$T/probe-fini.out" <<EOF2
+HMAC before cleanup: ok
+HMAC after libcrypto's destructor: fails
+EOF2
+
+	# The exit handler comes before the teardown: one C_Logout, CKR_OK,
+	# whether the library logs out at OPENSSL_cleanup() or at exit.
+	n=cleanup
+	both "$n" -- "$OSSL" "$ODDC" cleanup
+	output_unchanged "$n"
+	check "$n: without the library there is no C_Logout at all" \
+		sh -c "! grep -q C_Logout '$T/$n.without.log'"
+	expect_lines "$n: with the library C_Logout succeeds, before libcrypto's teardown" \
+		"$T/$n.with.log" <<EOF2
+oddcrypto C_Initialize -> CKR_OK
+oddcrypto C_OpenSession(slot 1) -> CKR_OK
+oddcrypto C_Login(slot 1) -> CKR_OK
+oddcrypto C_Logout(slot 1) -> CKR_OK
+oddcrypto C_CloseSession(slot 1) -> CKR_OK
+driver: cleanup done
+driver exit
+EOF2
+	quiet "$n.with"
+
+	# A program's own logout right after OPENSSL_cleanup() still works.
+	n=late-logout
+	both "$n" -- "$OSSL" "$ODDC" late-logout
+	output_unchanged "$n"
+	check "$n: without the library the program's logout after OPENSSL_cleanup() works (CKR_OK)" \
+		grep -qx 'C_Logout after cleanup: 0x0' "$T/$n.without.out"
+	check "$n: with the library exactly one C_Logout reaches the module, CKR_OK" \
+		sh -c "[ \"\$(grep -c C_Logout '$T/$n.with.log')\" = 1 ] && grep -qx 'oddcrypto C_Logout(slot 1) -> CKR_OK' '$T/$n.with.log'"
+
+	# The failure mode on 4.0: a logout from after libcrypto's destructor.
+	n=fini-logout
+	both "$n" -- "$OSSL" "$ODDC" fini-logout
+	check "$n: without the library the logout after libcrypto's teardown fails (CKR_DEVICE_ERROR)" \
+		grep -qx "C_Logout after libcrypto's destructor: 0x30" "$T/$n.without.out"
+	check "$n: with the library the logout was done before: the late one is answered CKR_OK" \
+		grep -qx "C_Logout after libcrypto's destructor: 0x0" "$T/$n.with.out"
+	check "$n: with the library exactly one C_Logout reaches the module, CKR_OK" \
+		sh -c "[ \"\$(grep -c C_Logout '$T/$n.with.log')\" = 1 ] && grep -qx 'oddcrypto C_Logout(slot 1) -> CKR_OK' '$T/$n.with.log'"
+	check "$n: exit status 0 with and without the library" \
+		test "$(rc "$n.without")" = 0 -a "$(rc "$n.with")" = 0
+
+	# Without the interposer the exit handler is still in time.
+	n=bypass
+	run "$n.with" lib -- "$OSSL" "$ODDC" bypass
+	expect "$n: without the interposer the exit-time logout works on OpenSSL 4 (CKR_OK)" \
+		"$T/$n.with.exit" <<EOF2
+oddcrypto C_Logout(slot 1) -> CKR_OK
+oddcrypto C_CloseSession(slot 1) -> CKR_OK
+EOF2
+	check "$n: exit status 0" test "$(rc "$n.with")" = 0
+}
+
+run version "" -- "$OSSL" "$ODDC" version
+major=$(cat "$T/version.out")
+diag "ossl-driver runs with OpenSSL $major ($(rc version))"
+if [ "$major" -ge 4 ] 2>/dev/null; then
+	ossl4
+	done_testing
+fi
 
 # The premise: after OPENSSL_cleanup() no HMAC can be computed.
 run probe "" -- "$OSSL" "$ODDC" probe

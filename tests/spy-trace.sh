@@ -78,10 +78,12 @@ p11l_spy_open_sessions() {
 	' "$1"
 }
 
-# p11l_spy_fixture [engine] [proxy] [provider] [p11-run] [COMMAND[:PACKAGE]]...:
-# the preamble of the tests of real consumers traced by pkcs11-spy in front
-# of SoftHSM2.  Skips the test (saying why) where SoftHSM2, pkcs11-spy, what
-# is named (the libp11 engine, p11-kit-proxy, pkcs11-provider) or a COMMAND
+# p11l_spy_fixture [engine | engine-so] [proxy] [provider] [p11-run]
+# [COMMAND[:PACKAGE]]...: the preamble of the tests of real consumers traced
+# by pkcs11-spy in front of SoftHSM2.  Skips the test (saying why) where
+# SoftHSM2, pkcs11-spy, what is named (engine: the libp11 engine and an
+# openssl command that takes -engine; engine-so: the engine alone, for a
+# tool whose own libcrypto loads it; p11-kit-proxy, pkcs11-provider) or a COMMAND
 # (from PACKAGE) is missing; fails where the library (or p11-run) is not
 # built; then makes the private directory (P11L_TMP) and the token.
 # Sourced after tap-lib.sh and softhsm-setup.sh.
@@ -90,7 +92,8 @@ p11l_spy_fixture() {
 	[ -r "$P11L_SPY" ] || skip_all "pkcs11-spy (OpenSC) not found at $P11L_SPY"
 	for need in "$@"; do
 		case $need in
-		engine) [ -r "$P11L_ENGINE" ] ||
+		engine) if why=$(p11l_engine_missing); then skip_all "$why"; fi ;;
+		engine-so) [ -r "$P11L_ENGINE" ] ||
 			skip_all "libp11 openssl engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)" ;;
 		proxy) [ -r "$P11L_P11KIT_PROXY" ] ||
 			skip_all "p11-kit-proxy not found at $P11L_P11KIT_PROXY" ;;

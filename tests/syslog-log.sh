@@ -46,7 +46,13 @@ if [ ! -e /dev/log ]; then
 fi
 
 if [ "$(id -u)" != 0 ] || ! unshare --mount true 2>/dev/null; then
-	skip_all "no private mount namespace (root and unshare --mount), and this test never creates /dev/log on the host"
+	why="no private mount namespace (root and unshare --mount), and this test never creates /dev/log on the host"
+	# After the checks without /dev/log (a chroot has none), the
+	# listener's checks are one skipped result; with no result yet, the
+	# whole test is skipped.
+	[ "$P11L_TAP_N" -gt 0 ] || skip_all "$why"
+	ok "# SKIP the /dev/log listener's checks: $why"
+	done_testing
 fi
 mkdir "$T/dev"
 for d in null zero random urandom; do : >"$T/dev/$d"; done

@@ -27,6 +27,24 @@ P11L_ENGINE=${P11L_ENGINE:-/usr/lib/$p11l_multiarch/engines-3/pkcs11.so}
 # pkcs11-provider (OpenSSL 3 provider).
 P11L_PROVIDER=${P11L_PROVIDER:-/usr/lib/$p11l_multiarch/ossl-modules/pkcs11.so}
 
+# p11l_engine_missing: prints why "openssl ... -engine pkcs11" cannot run
+# here and succeeds, or fails (silently) where it can.  openssl itself is
+# asked whether it takes -engine: OpenSSL 4.0 has no engines, while the
+# OpenSSL 3 build of libp11 may still have left engines-3/pkcs11.so on
+# disk.
+p11l_engine_missing() {
+	command -v openssl >/dev/null 2>&1 || { echo "openssl not installed"; return 0; }
+	if ! openssl dgst -help 2>&1 | grep -q -e '^ *-engine '; then
+		echo "$(openssl version | cut -d' ' -f1-2) takes no -engine (no engines from OpenSSL 4.0 on)"
+		return 0
+	fi
+	[ -r "$P11L_ENGINE" ] || {
+		echo "libp11 openssl engine not found at $P11L_ENGINE (libengine-pkcs11-openssl)"
+		return 0
+	}
+	return 1
+}
+
 # A private temporary directory, removed when the test exits.
 p11l_tmpdir() {
 	P11L_TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11l-test.XXXXXX") || bail_out "mktemp failed"

@@ -20,7 +20,7 @@
 unset LD_PRELOAD P11LOGOUT_DEBUG P11LOGOUT_TIMEOUT P11LOGOUT_WAIT P11LOGOUT_MODE \
 	P11LOGOUT_LOG P11LOGOUT_MODULES P11LOGOUT_MODULE
 capped_require
-[ -r "$P11L_ENGINE" ] || skip_all "no libp11 engine at $P11L_ENGINE"
+if why=$(p11l_engine_missing); then skip_all "$why"; fi
 command -v bash >/dev/null 2>&1 || skip_all "bash is needed to open the PIN FIFOs at once"
 p11l_fixture "$P11L_LIB"
 # An installed configuration file must not change the results.
