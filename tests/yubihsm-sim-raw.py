@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cryptography.exceptions import InvalidSignature  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding  # noqa: E402
 
 from yubihsm_sim import client, keys, scp  # noqa: E402
 
@@ -94,6 +94,18 @@ def checks(conn):
         except InvalidSignature:
             good = False
         report("SignPkcs1 of %s: a PKCS#1 v1.5 SHA-256 signature" % what, good)
+
+    raw = s.send(0x54, struct.pack("!H", 3))
+    public = keys.public_from_raw(raw[0], raw[1:])
+    for name, alg in (("SHA-256", hashes.SHA256), ("SHA-1", hashes.SHA1)):
+        digest = hashlib.new(alg.name, b"data").digest()
+        sig = s.send(SIGN_ECDSA, struct.pack("!H", 3) + digest)
+        try:
+            public.verify(sig, b"data", ec.ECDSA(alg()))
+            good = True
+        except InvalidSignature:
+            good = False
+        report("SignEcdsa (P-256) of a bare %s hash: a DER signature that verifies" % name, good)
 
     s.close()
     now = st()
