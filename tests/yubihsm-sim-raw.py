@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """What the simulator's device side does with what no real client sends:
-a wrong MAC, a wrong password, a 17th session, an expired session.
+a wrong MAC, a wrong password, a 17th session, an expired session; and
+the HTTP that libcurl may send (Expect: 100-continue, keep-alive).
 
   yubihsm-sim-raw.py URL checks     (a simulator with 16 sessions, keys
                                      k1 0x0002 and e1 0x0003 seeded)
@@ -12,9 +13,11 @@ libyubihsm or python-yubihsm."""
 
 import hashlib
 import os
+import socket
 import struct
 import sys
 import time
+import urllib.parse
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +47,50 @@ def error_code(f, *args):
     return None
 
 
-def checks(conn):
+def http_checks(url):
+    """On one connection, as libcurl may send them: a POST with Expect:
+    100-continue, then a GET kept alive; a frame of a bad size."""
+    u = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=30)
+    f = sock.makefile("rb")
+
+    def response():
+        status = f.readline()
+        length = 0
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, f.read(length)
+
+    frame = scp.frame(ECHO, b"ping")
+    sock.sendall(b"POST /connector/api HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                 % len(frame))
+    cont = f.readline()
+    f.readline()
+    report("Expect: 100-continue gets HTTP/1.1 100 Continue", cont.startswith(b"HTTP/1.1 100"),
+           repr(cont))
+    sock.sendall(frame)
+    status, body = response()
+    report("then the body is read: Echo answered 81 0004 ping",
+           status.startswith(b"HTTP/1.1 200") and body == scp.frame(0x81, b"ping"), repr(body))
+    sock.sendall(b"GET /connector/status HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, body = response()
+    report("the connection is kept alive for the next request",
+           status.startswith(b"HTTP/1.1 200") and b"status=OK\n" in body, repr(status))
+    sock.sendall(b"POST /connector/api HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n\x01\x00")
+    status, body = response()
+    report("a frame shorter than 3 bytes gets HTTP 400, as the connector answers",
+           status.startswith(b"HTTP/1.1 400"), repr(status))
+    sock.close()
+
+
+def checks(conn, url):
+    http_checks(url)
     st = conn.status
     base = st()
     s = client.open_session(conn)
@@ -140,7 +186,7 @@ def checks(conn):
            now["sessions_open"] == "0" and int(now["sessions_closed"]) == closed + 16)
 
 
-def expiry(conn):
+def expiry(conn, url):
     s = client.open_session(conn)
     # Past the simulator's --idle-timeout 1: the session must be gone.
     time.sleep(2)
@@ -154,7 +200,7 @@ def expiry(conn):
 
 def main():
     conn = client.Connector(sys.argv[1])
-    {"checks": checks, "expiry": expiry}[sys.argv[2]](conn)
+    {"checks": checks, "expiry": expiry}[sys.argv[2]](conn, sys.argv[1])
     conn.close()
     sys.exit(1 if failed else 0)
 

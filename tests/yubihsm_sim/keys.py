@@ -23,7 +23,7 @@ DIGEST_INFO = {
 
 
 class Refused(Exception):
-    """Input the device refuses; the device error code is .code."""
+    """What the device refuses, with its error code (.code)."""
 
     def __init__(self, code):
         super().__init__(code)
