@@ -116,6 +116,25 @@ else
 		all_closed "$before"
 fi
 
+cp "$T/k1.pub" "$T/k1.before"
+cp "$T/e1.pub" "$T/e1.before"
+p11l_sim_seed_keys
+check "p11l_sim_seed_keys through the running simulator: new keys k1 and e1" \
+	sh -c '! cmp -s "$1/k1.pub" "$1/k1.before" && ! cmp -s "$1/e1.pub" "$1/e1.before"' - "$T"
+echo "seeded again" >"$T/seed.data"
+py - "$P11L_SIM_URL" "$T/seed.data" "$T/seed.sig" <<'PY'
+import os, struct, sys, hashlib
+sys.path.insert(0, os.environ["P11L_TEST_SRCDIR"])
+from yubihsm_sim import client
+conn = client.Connector(sys.argv[1])
+s = client.open_session(conn)
+data = open(sys.argv[2], "rb").read()
+open(sys.argv[3], "wb").write(s.send(0x56, struct.pack("!H", 3) + hashlib.sha256(data).digest()))
+s.close()
+PY
+openssl_verify "$T/e1.pub" "$T/seed.sig" "$T/seed.data"
+check "the new e1.pub is the device's e1 (a SignEcdsa verifies with it)" grep -q "Verified OK" "$T/verify.out"
+
 p11l_sim_stop
 check "SIGTERM: the simulator exits 0" [ $? -eq 0 ]
 py - "$port" <<'PY'
