@@ -1,7 +1,18 @@
 """The card side: objects, sessions and commands of a simulated YubiHSM 2.
 
 Not thread-safe: the HTTP front end serialises every request through one
-lock, as yubihsm-connector does in front of the real device."""
+lock, as yubihsm-connector does in front of the real device.
+
+What the public sources leave open (PROTOCOL.md section 9), decided here:
+- CreateSession with an unknown authentication key: OBJECT_NOT_FOUND.
+- AuthenticateSession with a wrong cryptogram or MAC: AUTHENTICATION_FAILED,
+  and the session is freed.
+- SessionMessage with a wrong MAC: AUTHENTICATION_FAILED in plaintext, and
+  the session is left as it was (chain, counter, idle time), so that a
+  stale or forged message can neither advance nor end a session.
+- Session ids: the lowest free one.
+- SignPkcs1 and SignEcdsa inputs: see keys.py.
+- No asymmetric (65-byte challenge) sessions, no opaque objects."""
 
 import json
 import os
