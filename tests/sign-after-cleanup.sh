@@ -6,7 +6,7 @@
 # sets a flag (the teardown runs from libcrypto's destructor, after every
 # exit handler), so without the library both signatures verify; with it
 # too, the exit status is the same, and one C_Logout, CKR_OK, reaches the
-# token after the last signature.  Where libcrypto is 3.x the call tears
+# token after both signatures, from the exit handler.  Where libcrypto is 3.x the call tears
 # OpenSSL down and no program signs after it: skipped.
 # cleanup-then-sign.sh is the hermetic version.
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
@@ -29,7 +29,7 @@ verify() {
 for key in "$P11L_RSA_KEY" "$P11L_EC_KEY"; do
 	for m in none lib; do
 		n=$key-$m
-		p11l_cons_run "$n" "$m" env OPENSSL_CONF="$P11L_TMP/default.cnf" \
+		p11l_cons_run "$n" "$m" env P11LOGOUT_DEBUG=1 OPENSSL_CONF="$P11L_TMP/default.cnf" \
 			"$PROG" "$(p11l_cons_uri "$key")" "$P11L_TMP/data" \
 			"$P11L_TMP/$n.sig1" "$P11L_TMP/$n.sig2"
 		echo "$rc" >"$P11L_TMP/$n.rc"
@@ -56,14 +56,19 @@ for key in "$P11L_RSA_KEY" "$P11L_EC_KEY"; do
 		verify "$key" "$P11L_TMP/$l.sig2"
 	same "$key: the same output with the library" "$P11L_TMP/$w.out" "$P11L_TMP/$l.out"
 	calls=$P11L_TMP/$l.calls
-	check "$key: two signatures reach the token with the library" \
-		[ "$(p11l_calls_count "$calls" C_Sign CKR_OK)$(p11l_calls_count "$calls" C_SignFinal CKR_OK)" != 00 ]
+	signs() { echo $(($(p11l_calls_count "$1" C_Sign CKR_OK) + $(p11l_calls_count "$1" C_SignFinal CKR_OK))); }
+	check "$key: as many signing calls reach the token as without the library ($(signs "$calls"), control $(signs "$P11L_TMP/$w.calls"))" \
+		[ "$(signs "$calls")" = "$(signs "$P11L_TMP/$w.calls")" ]
 	lo=$(p11l_calls_count "$calls" C_Logout CKR_OK)
 	check "$key: one C_Logout, CKR_OK, with the library ($lo; control $(p11l_calls_count "$P11L_TMP/$w.calls" C_Logout CKR_OK))" \
 		[ "$lo" = 1 ]
-	check "$key: it comes after the last signature" \
-		[ "$(p11l_calls_last "$calls" C_Logout CKR_OK)" -gt "$(p11l_cons_last_sign "$calls")" ]
+	signed=$(awk '$1 == "C_Logout" && $2 == "CKR_OK" { exit }
+		($1 == "C_Sign" || $1 == "C_SignFinal") && $2 == "CKR_OK" { n++ }
+		END { print n + 0 }' "$calls")
+	check "$key: it comes after both signatures ($signed before it)" [ "$signed" = 2 ]
 	check "$key: no release at OPENSSL_cleanup()" \
 		sh -c "! grep -q 'OPENSSL_cleanup: releasing' '$P11L_TMP/$l.err'"
+	check "$key: the release is the exit handler's" \
+		grep -q '^libp11logout: exit: .*C_Logout(session [0-9]*) -> CKR_OK' "$P11L_TMP/$l.err"
 done
 done_testing
