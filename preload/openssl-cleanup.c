@@ -90,10 +90,11 @@ P11L_EXPORT void p11l_openssl_cleanup_4(void)
 	void *next = dlvsym(RTLD_NEXT, name, v4);
 
 	/* None after us: the caller's libcrypto 4 is not in the global scope
-	 * (dlopen()ed RTLD_LOCAL).  Another version is no substitute (that
-	 * was the libcrypto 3 teardown above), so the call is dropped; the
-	 * flag it sets only decides whether libcrypto 4 frees its memory in
-	 * its destructor as the process ends. */
+	 * (dlopen()ed RTLD_LOCAL).  Another version is no substitute: an
+	 * unversioned lookup would find the program's libcrypto 3 and tear
+	 * it down.  So the call is dropped; the flag it sets only decides
+	 * whether libcrypto 4 frees its memory in its destructor as the
+	 * process ends. */
 	if (next)
 		call(next);
 }
