@@ -51,11 +51,14 @@ same_path() {
 	sp_dir=$P11L_TMP/sp/$(printf '%*s' "$sp_k" '' | tr ' ' x)
 	mkdir -p "$sp_dir" && cp "$1" "$sp_dir/$2" && echo "$sp_dir/$2"
 }
+# The version definitions are the library's own (OPENSSL_cleanup's nodes,
+# preload/libp11logout.map), not counting the base.
 elf_shape() {
-	printf '%s imports, %s weak undefined, %s symbol versions' \
+	printf '%s imports, %s weak undefined, %s symbol versions, %s version definitions' \
 		"$(readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $8 != ""' | wc -l)" \
 		"$(readelf --dyn-syms -W "$1" | awk '$7 == "UND" && $5 == "WEAK"' | wc -l)" \
-		"$(readelf -V "$1" | grep -c 'Name: GLIBC')"
+		"$(readelf -V "$1" | grep -c 'Name: GLIBC')" \
+		"$(readelf -V "$1" | grep -c 'Rev: .*Flags: none')"
 }
 at_len() { n=$(same_path "$1" "$(basename "$lib")") || return 1; printf '%s' "$(( $(instr "$n") - i_none ))"; rm -rf "$P11L_TMP/sp"; }
 d_lib=$(at_len "$lib")

@@ -1,8 +1,9 @@
 #!/bin/sh
 # libp11logout.so exports only what it interposes and needs libc alone: no
 # libdl, no libcrypto, no libp11.  What it interposes: dlsym (to hand out
-# wrapped getters) and OPENSSL_cleanup (preload/openssl-cleanup.c: logins
-# are released before a program's own OPENSSL_cleanup tears OpenSSL down).
+# wrapped getters) and OPENSSL_cleanup of libcrypto 3 and 4
+# (preload/openssl-cleanup.c: logins are released before a program's own
+# OPENSSL_cleanup tears OpenSSL 3 down; 4.0's is forwarded only).
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 
 [ -f "$P11L_LIB" ] || bail_out "missing $P11L_LIB: run make first"
@@ -12,23 +13,42 @@ done
 p11l_tmpdir
 T=$P11L_TMP
 
-# Defined dynamic symbols, without their version suffix.
+# Defined dynamic symbols, with their versions: dlsym in the base version
+# (no suffix: it must match callers bound to any dlsym@GLIBC_x), and
+# OPENSSL_cleanup once per libcrypto version callers bind to, 3.0.0 the
+# default (preload/openssl-cleanup.c).  GNU ld also defines each version
+# name as an absolute symbol (A); lld does not.
 if nm -D --defined-only "$P11L_LIB" >"$T/nm"; then
 	ok "nm -D --defined-only runs"
 else
 	not_ok "nm -D --defined-only runs"
 fi
-awk 'NF >= 3 { print $3 }' "$T/nm" | sed 's/@.*//' | sort -u >"$T/defined"
-printf '%s\n' OPENSSL_cleanup dlsym | sort >"$T/want"
+awk 'NF >= 3 && !($2 == "A" && $3 ~ /^OPENSSL_[34]\.0\.0$/) { print $2, $3 }' "$T/nm" |
+	sort >"$T/defined"
+sort >"$T/want" <<EOF
+T OPENSSL_cleanup@@OPENSSL_3.0.0
+T OPENSSL_cleanup@OPENSSL_4.0.0
+T dlsym
+EOF
 if cmp -s "$T/want" "$T/defined"; then
-	ok "the defined dynamic symbols are exactly dlsym and OPENSSL_cleanup"
+	ok "the defined dynamic symbols are exactly the functions dlsym, OPENSSL_cleanup@@OPENSSL_3.0.0 and OPENSSL_cleanup@OPENSSL_4.0.0"
 else
-	not_ok "the defined dynamic symbols are exactly dlsym and OPENSSL_cleanup"
+	not_ok "the defined dynamic symbols are exactly the functions dlsym, OPENSSL_cleanup@@OPENSSL_3.0.0 and OPENSSL_cleanup@OPENSSL_4.0.0"
 	show "$T/nm"
 fi
-check "dlsym is a function (T)" grep -Eq '^[0-9a-f]+ T dlsym(@|$)' "$T/nm"
-check "OPENSSL_cleanup is a function (T)" \
-	grep -Eq '^[0-9a-f]+ T OPENSSL_cleanup(@|$)' "$T/nm"
+# The version definitions: the base (the file's name) and the two nodes,
+# in that order (a reference without a version takes index 2's).
+readelf -V "$P11L_LIB" | sed -n 's/.*Index: \([0-9]*\).*Name: \(.*\)$/\1 \2/p' >"$T/verdef"
+expect "version definitions: the base, OPENSSL_3.0.0, OPENSSL_4.0.0" "$T/verdef" <<EOF
+1 libp11logout.so
+2 OPENSSL_3.0.0
+3 OPENSSL_4.0.0
+EOF
+# dlsym as the symbol table names it: without a version, the base.
+readelf -W --dyn-syms "$P11L_LIB" | awk '$NF ~ /^dlsym(@|$)/ { print $NF }' >"$T/dlsym"
+expect "dlsym is unversioned (the base version)" "$T/dlsym" <<EOF
+dlsym
+EOF
 
 # NEEDED entries, from two tools.
 readelf -d "$P11L_LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' | sort >"$T/needed.readelf"
