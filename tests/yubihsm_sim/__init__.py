@@ -1,0 +1,1 @@
+"""A YubiHSM 2 simulator behind a yubihsm-connector look-alike (tests only)."""
