@@ -91,7 +91,8 @@ ymod_provider_conf() {
 
 ymod_start() {
 	p11l_sim_start "$@" || bail_out "the simulator did not start"
-	p11l_sim_seed_keys || bail_out "the simulator's keys could not be made"
+	# The keys live in the simulator's state file, kept across restarts.
+	[ -s "$P11L_TMP/k1.pub" ] || p11l_sim_seed_keys
 }
 
 # ymod_stack_missing STACK: prints why STACK cannot run here (returns 0),
@@ -188,12 +189,17 @@ ymod_verifies() {
 		"$T/$1.dat" >/dev/null 2>&1
 }
 
+# One request for all five (p11l_sim_stat starts python3 for each).
 ymod_counts() {
-	y_open=$(p11l_sim_stat sessions_open)
-	y_created=$(p11l_sim_stat sessions_created)
-	y_closed=$(p11l_sim_stat sessions_closed)
-	y_expired=$(p11l_sim_stat sessions_expired)
-	y_refused=$(p11l_sim_stat sessions_refused)
+	if command -v curl >/dev/null 2>&1; then
+		curl -s -f --max-time 30 "$P11L_SIM_URL/sim/status" >"$T/sim.status"
+	else
+		"$P11L_PYTHON" -c 'import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[1] + "/sim/status", timeout=30).read().decode())' \
+			"$P11L_SIM_URL" >"$T/sim.status"
+	fi || bail_out "the simulator's /sim/status does not answer"
+	y_open= y_created= y_closed= y_expired= y_refused=
+	eval "$(sed -n 's/^sessions_\(open\|created\|closed\|expired\|refused\)=\([0-9][0-9]*\)$/y_\1=\2/p' "$T/sim.status")"
 }
 
 # ymod_counts_line: the counters as one line, for diag.
