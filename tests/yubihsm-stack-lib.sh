@@ -233,8 +233,12 @@ ymod_show() {
 }
 
 # ymod_refused_msg TAG: TAG's stderr names the refused login
-# (CKR_SESSION_COUNT, 0xb1, or the engine's and providers' wording of it).
+# (CKR_SESSION_COUNT, 0xb1, libp11's "Session count"); ymod_refused_line
+# TAG: that line.
+YMOD_REFUSED_RE='session.count|SESSION_COUNT|0x0*b1([^0-9a-f]|$)'
 ymod_refused_msg() {
-	grep -a -q -i -E 'session.count|SESSION_COUNT|0x0*b1([^0-9a-f]|$)|Login failed|login to token failed' \
-		"$T/$1.err"
+	grep -a -q -i -E "$YMOD_REFUSED_RE" "$T/$1.err"
+}
+ymod_refused_line() {
+	grep -a -i -E "$YMOD_REFUSED_RE" "$T/$1.err" | head -n 1
 }
