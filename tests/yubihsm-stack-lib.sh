@@ -125,10 +125,13 @@ ymod_stacks() {
 }
 
 # ymod_uri STACK KEY: the key's URI as that stack takes a PIN.
+# With YMOD_PIN_FILE set, the PIN is read from that file (pin-source).
 ymod_uri() {
+	yu_pin="pin-value=$YMOD_PIN"
+	[ -n "${YMOD_PIN_FILE:-}" ] && yu_pin="pin-source=file:$YMOD_PIN_FILE"
 	case $1 in
-	pkcs11-provider*) echo "pkcs11:object=$2;type=private?pin-value=$YMOD_PIN" ;;
-	*) echo "pkcs11:object=$2;type=private;pin-value=$YMOD_PIN" ;;
+	pkcs11-provider*) echo "pkcs11:object=$2;type=private?$yu_pin" ;;
+	*) echo "pkcs11:object=$2;type=private;$yu_pin" ;;
 	esac
 }
 

@@ -93,7 +93,10 @@ teardown_case() {
 		tc_pre=
 		[ $tc_m = with ] && tc_pre=lib
 		snap
-		ymod_sign "$tc_s" "$tc_n-$tc_m" "$tc_pre" OPENSSL_CONF="$T/$tc_n.cnf" "$@"
+		# The module's own log says why a close was not sent.
+		tc_dbg=
+		[ $tc_m = without ] && tc_dbg=YUBIHSM_PKCS11_DBG=1
+		ymod_sign "$tc_s" "$tc_n-$tc_m" "$tc_pre" OPENSSL_CONF="$T/$tc_n.cnf" $tc_dbg "$@"
 		delta "$tc_n-$tc_m"
 		tc_v=no
 		ymod_verifies "$tc_n-$tc_m" && tc_v=yes
@@ -103,6 +106,8 @@ teardown_case() {
 			elif [ "$d_closed" = 0 ] && [ "$d_open" = 1 ]; then tc_k="session left open"
 			else tc_k=other; fi
 			diag "$tc_n without the library: exit $tc_rc, signature verifies: $tc_v; $tc_k; simulator: $(cat "$T/$tc_n-$tc_m.delta")"
+			grep -a 'Failed closing device session\|Failed to close session\|Failed.*logout' "$T/$tc_n-$tc_m.err" |
+				sed 's/^.*\] /# the module: /' | sort -u | head -n 3
 			check "$tc_n without the library: signs, then an authenticated close or a session left open (got: $tc_k)" \
 				test "$tc_v" = yes -a "$tc_k" != other
 		else
