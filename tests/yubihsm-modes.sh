@@ -76,4 +76,4 @@ for p in late-client $YMOD_STACKS; do
 	done
 done
 
-done_testing
+ymod_done

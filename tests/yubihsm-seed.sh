@@ -139,4 +139,4 @@ for s in $YMOD_STACKS; do
 	p11l_sim_stop
 done
 
-done_testing
+ymod_done

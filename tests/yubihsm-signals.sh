@@ -118,4 +118,4 @@ scenario term-lib-nosetting TERM held lib
 scenario term-lib-signals TERM released lib P11LOGOUT_SIGNALS=TERM
 scenario kill-lib-signals KILL held lib P11LOGOUT_SIGNALS=TERM
 
-done_testing
+ymod_done

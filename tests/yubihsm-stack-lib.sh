@@ -25,6 +25,7 @@
 #                            y_refused from the simulator
 #   ymod_versions            diag: the packages' versions
 #   ymod_todo DESC REASON    a known failure (TAP TODO)
+#   ymod_done                done_testing, after the test's time
 
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
@@ -36,6 +37,7 @@ YMOD_TOKEN=YubiHSM
 YMOD_KEY=${YMOD_KEY:-k1}
 
 ymod_fixture() {
+	YMOD_T0=$(date +%s)
 	command -v timeout >/dev/null 2>&1 || skip_all "timeout(1) is needed"
 	[ -r "$P11L_LIB" ] || bail_out "library not built: $P11L_LIB"
 	p11l_tmpdir
@@ -252,4 +254,11 @@ ymod_refused_line() {
 ymod_todo() {
 	P11L_TAP_N=$((P11L_TAP_N + 1))
 	echo "not ok $P11L_TAP_N - $1 # TODO $2"
+}
+
+# ymod_done: done_testing, after the test's wall time as a comment (which
+# .ci/distro.sh sums).
+ymod_done() {
+	diag "yubihsm tests: this test took $(($(date +%s) - YMOD_T0)) s"
+	done_testing
 }

@@ -141,4 +141,4 @@ else
 	teardown_case pkcs11-provider-default pkcs11-provider pkcs11-provider
 fi
 
-done_testing
+ymod_done

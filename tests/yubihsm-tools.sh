@@ -164,4 +164,4 @@ else
 	fi
 fi
 
-done_testing
+ymod_done

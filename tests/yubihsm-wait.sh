@@ -110,4 +110,4 @@ check "with P11LOGOUT_WAIT=120: no session is left open (open $y_open)" test "$y
 check "with P11LOGOUT_WAIT=120: $N authenticated CLOSE SESSIONs (got $((y_closed - c0)))" \
 	test $((y_closed - c0)) = $N
 
-done_testing
+ymod_done
