@@ -80,7 +80,9 @@ for s in $YMOD_STACKS; do
 	0) exits="exit 0" ;;
 	*) exits="crash at exit (status $statuses)" ;;
 	esac
-	diag "$s without the library: $kind, $signed of $N signed, first failure: ${first#0}; $exits; simulator: $saw"
+	ff=$first
+	[ "$ff" = 0 ] && ff=none
+	diag "$s without the library: $kind, $signed of $N signed, first failure: $ff; $exits; simulator: $saw"
 	case $kind in
 	clean) ok "$s without the library: the stack releases by itself (every process signed, none left a session)" ;;
 	leaks)
