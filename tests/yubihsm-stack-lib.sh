@@ -44,9 +44,12 @@ ymod_fixture() {
 	T=$P11L_TMP
 	p11l_hermetic
 	unset LD_PRELOAD OPENSSL_CONF PKCS11_MODULE_PATH PKCS11_FORCE_CLEANUP
-	. "$P11L_TEST_SRCDIR/yubihsm-lib.sh"
+	# The module first (yubihsm-lib.sh's default path): where it is not
+	# packaged nothing else is needed.
+	P11L_YUBIHSM_MODULE=${P11L_YUBIHSM_MODULE:-/usr/lib/$p11l_multiarch/pkcs11/yubihsm_pkcs11.so}
 	[ -r "$P11L_YUBIHSM_MODULE" ] ||
 		skip_all "yubihsm_pkcs11.so not installed ($P11L_YUBIHSM_MODULE: Debian's yubihsm-pkcs11, from Debian 13 on; not packaged in Debian 12)"
+	. "$P11L_TEST_SRCDIR/yubihsm-lib.sh"
 	if ymod_why=$(p11l_sim_missing); then skip_all "$ymod_why"; fi
 	YMOD_PIN=$P11L_YUBIHSM_PIN
 	# The waiters' lock files (P11LOGOUT_WAIT) go here, not in the user's
