@@ -17,8 +17,12 @@
 #                        $P11L_SIM_URL").  The simulator is stopped when the
 #                        test exits, then the EXIT action of p11l_tmpdir
 #                        runs (or $P11L_SIM_EXIT, if the test set its own
-#                        EXIT trap: set it to that trap's action).  Again
-#                        after p11l_sim_stop: the same state, a new port.
+#                        EXIT trap: set it to that trap's action); INT,
+#                        TERM and HUP exit through it.  Again after
+#                        p11l_sim_stop: the same state, a new port.  The
+#                        simulator is a child of the test's shell: wait
+#                        for the test's own jobs by PID, as a bare "wait"
+#                        would wait for the simulator too.
 #   p11l_sim_stop        SIGTERM, waits; returns the simulator's exit status
 #                        (0 for a clean stop).
 #   p11l_sim_stat KEY    prints the number /sim/status gives for KEY

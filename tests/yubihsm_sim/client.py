@@ -64,21 +64,24 @@ def unwrap(cmd, resp):
 
 
 class Session:
-    """An authenticated session: create(), then send() inner commands."""
+    """An authenticated session: create(), authenticate(), then send() inner
+    commands.  create(check=False) skips the card cryptogram check (which
+    libyubihsm makes only after AuthenticateSession), to show what the
+    device does with a wrong password."""
 
     def __init__(self, connector, key_id=1, password="password"):
         self.connector = connector
         self.key_id = key_id
         self.k_enc, self.k_mac = scp.password_to_keys(password)
 
-    def create(self, host_challenge=None):
+    def create(self, host_challenge=None, check=True):
         host = host_challenge or os.urandom(8)
         resp = self.connector.command(0x03, struct.pack("!H", self.key_id) + host)
         if len(resp) != 17:
             raise ValueError("CreateSession answered %d bytes" % len(resp))
         self.sid = resp[0]
         self.keys = scp.Keys(self.k_enc, self.k_mac, host, resp[1:9])
-        if resp[9:17] != self.keys.card_cryptogram:
+        if check and resp[9:17] != self.keys.card_cryptogram:
             raise ValueError("wrong card cryptogram")
         return self
 

@@ -1,7 +1,18 @@
 """The card side: objects, sessions and commands of a simulated YubiHSM 2.
 
 Not thread-safe: the HTTP front end serialises every request through one
-lock, as yubihsm-connector does in front of the real device."""
+lock, as yubihsm-connector does in front of the real device.
+
+What the public sources leave open (PROTOCOL.md section 9), decided here:
+- CreateSession with an unknown authentication key: OBJECT_NOT_FOUND.
+- AuthenticateSession with a wrong cryptogram or MAC: AUTHENTICATION_FAILED,
+  and the session is freed.
+- SessionMessage with a wrong MAC: AUTHENTICATION_FAILED in plaintext, and
+  the session is left as it was (chain, counter, idle time), so that a
+  stale or forged message can neither advance nor end a session.
+- Session ids: the lowest free one.
+- SignPkcs1 and SignEcdsa inputs: see keys.py.
+- No asymmetric (65-byte challenge) sessions, no opaque objects."""
 
 import json
 import os
@@ -39,10 +50,7 @@ def cap(name):
     return 1 << CAPABILITIES[name]
 
 
-class Refused(Exception):
-    def __init__(self, code):
-        super().__init__(code)
-        self.code = code
+Refused = keys.Refused
 
 
 def error(code):
@@ -228,7 +236,7 @@ class Device:
             return error(INVALID_COMMAND)
         try:
             return scp.frame(cmd | 0x80, handler(self, s, data))
-        except (Refused, keys.Refused) as e:
+        except Refused as e:
             return error(e.code)
         except (struct.error, IndexError):
             return error(INVALID_DATA)
@@ -253,16 +261,16 @@ class Device:
             raise Refused(INSUFFICIENT_PERMISSIONS)
 
     def list_objects(self, s, data):
+        # The filters: tag, then a value of the tag's size (PROTOCOL.md 4).
+        sizes = {1: 2, 2: 1, 3: 2, 4: 8, 5: 1, 6: LABEL_LENGTH}
         want = {}
         i = 0
-        sizes = {1: 2, 2: 1, 3: 2, 4: 8, 5: 1, 6: LABEL_LENGTH}
         while i < len(data):
             tag = data[i]
             if tag not in sizes or i + 1 + sizes[tag] > len(data):
                 raise Refused(INVALID_DATA)
-            want[tag] = int.from_bytes(data[i + 1:i + 1 + sizes[tag]], "big")
-            if tag == 6:
-                want[tag] = data[i + 1:i + 1 + LABEL_LENGTH]
+            value = data[i + 1:i + 1 + sizes[tag]]
+            want[tag] = value.rstrip(b"\0") if tag == 6 else int.from_bytes(value, "big")
             i += 1 + sizes[tag]
         out = b""
         for (t, oid), o in sorted(self.objects.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -270,7 +278,7 @@ class Device:
                 continue
             if 1 in want and oid != want[1] or 2 in want and t != want[2]:
                 continue
-            if 5 in want and o.algorithm != want[5] or 6 in want and o.label != want[6].rstrip(b"\0"):
+            if 5 in want and o.algorithm != want[5] or 6 in want and o.label != want[6]:
                 continue
             # Domains and capabilities: any overlap, as python-yubihsm documents.
             if 3 in want and not o.domains & want[3] or 4 in want and not o.capabilities & want[4]:

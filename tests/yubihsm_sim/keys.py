@@ -1,6 +1,8 @@
 """The asymmetric keys of the simulated device: generation, import, the
 public key as GetPublicKey sends it, signing, and their state-file form."""
 
+import os
+
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
@@ -21,7 +23,7 @@ DIGEST_INFO = {
 
 
 class Refused(Exception):
-    """Input the device refuses; the device error code is .code."""
+    """What the device refuses, with its error code (.code)."""
 
     def __init__(self, code):
         super().__init__(code)
@@ -145,7 +147,43 @@ def sign_pss(key, mgf1, salt_len, digest):
         raise Refused(INVALID_DATA)
 
 
-def sign_ecdsa(key, digest):
-    """DER ECDSA of the input taken as a hash (standard truncation)."""
+# The group orders (SEC 2), for ECDSA over an input of any length.
+ORDERS = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+                     "581A0DB248B0A77AECEC196ACCC52973", 16),
+    "secp521r1": int("01" + "FF" * 32 + "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AE"
+                     "BB6FB71E91386409", 16),
+}
+
+
+def _der_integer(v):
+    b = v.to_bytes(v.bit_length() // 8 + 1, "big")
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def sign_ecdsa(key, data):
+    """DER ECDSA with the input taken as a hash of its own length: its
+    leftmost bits, as many as the order has (FIPS 186-4 6.4).  The module
+    sends the hash as it is (2.8.0) or left-padded to the curve size
+    (2.6.0); cryptography signs only digests of known lengths, so the
+    signature is computed here (kG from cryptography)."""
     _need(key, ec.EllipticCurvePrivateKey)
-    return key.sign(digest, ec.ECDSA(_prehashed(digest)))
+    n = ORDERS.get(key.curve.name)
+    if n is None or not data:
+        raise Refused(INVALID_DATA)
+    e = int.from_bytes(data, "big")
+    if 8 * len(data) > n.bit_length():
+        e >>= 8 * len(data) - n.bit_length()
+    d = key.private_numbers().private_value
+    while True:
+        k = int.from_bytes(os.urandom(n.bit_length() // 8 + 16), "big") % n
+        if not k:
+            continue
+        r = ec.derive_private_key(k, key.curve).public_key().public_numbers().x % n
+        s = pow(k, -1, n) * (e + r * d) % n
+        if r and s:
+            break
+    body = _der_integer(r) + _der_integer(s)
+    length = bytes([len(body)]) if len(body) < 128 else b"\x81" + bytes([len(body)])
+    return b"\x30" + length + body
