@@ -9,8 +9,9 @@
 #                            simulator's needs or timeout(1) are missing;
 #                            makes P11L_TMP (T), the stacks' OPENSSL_CONF
 #                            files; sources yubihsm-lib.sh
-#   ymod_start [ARGS...]     a fresh simulator (p11l_sim_start ARGS) with
-#                            the two keys
+#   ymod_start [ARGS...]     a fresh simulator (p11l_sim_start ARGS: new
+#                            counters, no session) with the two keys
+#   ymod_take N              N sessions left open by clients that exited
 #   ymod_stacks              sets YMOD_STACKS, the stacks present: engine,
 #                            libp11-provider, pkcs11-provider,
 #                            pkcs11-provider-no-deinit; diag for the others
@@ -23,6 +24,8 @@
 #   ymod_verifies TAG [KEY]  TAG.sig is KEY's signature of TAG.dat
 #   ymod_counts              sets y_open y_created y_closed y_expired
 #                            y_refused from the simulator
+#   ymod_stack_missing STACK why STACK cannot run here
+#   ymod_refused_msg TAG     TAG's stderr names a refused login
 #   ymod_versions            diag: the packages' versions
 #   ymod_todo DESC REASON    a known failure (TAP TODO)
 #   ymod_done                done_testing, after the test's time
