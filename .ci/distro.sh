@@ -255,10 +255,33 @@ else
 fi
 step "quick start"
 
+# The packages of the tests with the YubiHSM 2's own software (the
+# yubihsm-*.sh tests: Debian's module on the simulator, the signing tools,
+# pkcs11-provider), which the quick start does not install; Debian 12
+# packages none of the yubihsm ones, so bookworm runs without them and
+# those tests skip, naming what is missing.
+case $DIST in
+bookworm) ;;
+*)
+	if [ "$rc" = 0 ]; then
+		echo "=== distro.sh ($DIST): the YubiHSM test packages"
+		in_chroot "apt-get install -y --no-install-recommends yubihsm-pkcs11 yubihsm-shell \
+			python3-yubihsm python3-cryptography pkcs11-provider osslsigncode sbsigntool curl" \
+			>"$base/$name-yubihsm-packages.log" 2>&1 || {
+			rc=$?
+			tail -n 30 "$base/$name-yubihsm-packages.log" | sed 's/^/    /'
+			echo "distro.sh: installing the YubiHSM test packages failed (status $rc)"
+		}
+		step "yubihsm test packages"
+	fi
+	;;
+esac
+
 echo "=== distro.sh ($DIST): package versions"
 in_chroot "dpkg-query -W -f '\${db:Status-Abbrev} \${Package} \${Version}\n' openssl 'libssl3*' \
 	'libssl4*' libssl-dev libengine-pkcs11-openssl softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules \
-	'pkcs11-provider' gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
+	'pkcs11-provider' yubihsm-pkcs11 libyubihsm2 libyubihsm-http2 yubihsm-shell python3-yubihsm \
+	python3-cryptography osslsigncode sbsigntool gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
 	gcc --version | head -n 1; openssl version" | sed 's/^/    /' || true
 
 passed=0 failed=0 skipped=0
@@ -267,6 +290,11 @@ if [ "$rc" = 0 ]; then
 	echo "$cmd2"
 	in_chroot "$cmd2" >"$base/$name-check.log" 2>&1 || rc=$?
 	step "test suite"
+	# What the YubiHSM tests cost: their own wall time, from the log's
+	# comments (each ends with "# N s").
+	ysecs=$(cat "$root"/src/tests/yubihsm-*.log 2>/dev/null |
+		sed -n 's/^# yubihsm tests: this test took \([0-9]*\) s$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	echo "=== distro.sh ($DIST): the yubihsm-*.sh tests took $ysecs s in all"
 	grep -E '^(ERROR|XPASS):|^# [A-Z]+: ' "$base/$name-check.log" | sed 's/^/    /' || true
 	log=$root/src/tests/test-suite.log
 	if [ -f "$log" ]; then
