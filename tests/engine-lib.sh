@@ -2,11 +2,13 @@
 # the SoftHSM2 token with pkcs11-spy in the chain.  Sourced after tap-lib.sh,
 # softhsm-setup.sh and spy-trace.sh, once P11L_TMP and the token exist.
 
-# p11l_engine_conf FILE MODULE: an OPENSSL_CONF that loads the libp11 engine
-# ($P11L_ENGINE) with MODULE as its PKCS#11 module.  The openssl command line
-# then stays exactly what a user types: -engine pkcs11 -keyform engine.
+# p11l_engine_conf FILE [MODULE]: an OPENSSL_CONF that loads the libp11
+# engine ($P11L_ENGINE) with MODULE as its PKCS#11 module (without MODULE,
+# the engine takes PKCS11_MODULE_PATH).  The openssl command line then
+# stays exactly what a user types: -engine pkcs11 -keyform engine.
 p11l_engine_conf() {
-	cat >"$1" <<EOF
+	{
+	cat <<EOF
 openssl_conf = p11l_init
 
 [p11l_init]
@@ -18,7 +20,33 @@ pkcs11 = p11l_pkcs11
 [p11l_pkcs11]
 engine_id = pkcs11
 dynamic_path = $P11L_ENGINE
-MODULE_PATH = $2
+EOF
+	[ -z "${2:-}" ] || echo "MODULE_PATH = $2"
+	} >"$1"
+}
+
+# p11l_libp11_provider_conf FILE MODULE: an OPENSSL_CONF that loads libp11's
+# provider ($P11L_LIBP11_PROV, identity pkcs11prov) beside the default one,
+# with MODULE as its PKCS#11 module.
+p11l_libp11_provider_conf() {
+	cat >"$1" <<EOF
+openssl_conf = p11l_init
+
+[p11l_init]
+providers = p11l_providers
+
+[p11l_providers]
+default = p11l_default
+pkcs11 = p11l_libp11
+
+[p11l_default]
+activate = 1
+
+[p11l_libp11]
+identity = pkcs11prov
+module = $P11L_LIBP11_PROV
+pkcs11_module = $2
+activate = 1
 EOF
 }
 

@@ -24,25 +24,7 @@ P11L_LIBP11_PROV=${P11L_LIBP11_PROV:-${moddir:-/usr/lib/$p11l_multiarch/ossl-mod
 p11l_spy_fixture p11-run
 p11l_engine_data
 P11L_CONF=$P11L_TMP/provider.cnf
-cat >"$P11L_CONF" <<EOF
-openssl_conf = p11l_init
-
-[p11l_init]
-providers = p11l_providers
-
-[p11l_providers]
-default = p11l_default
-pkcs11 = p11l_libp11
-
-[p11l_default]
-activate = 1
-
-[p11l_libp11]
-identity = pkcs11prov
-module = $P11L_LIBP11_PROV
-pkcs11_module = $P11L_SPY
-activate = 1
-EOF
+p11l_libp11_provider_conf "$P11L_CONF" "$P11L_SPY"
 
 # psign TAG KEY LAUNCHER...: what a user types with the provider (no
 # -engine), through LAUNCHER; as p11l_sign.

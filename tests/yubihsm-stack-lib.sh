@@ -63,21 +63,7 @@ ymod_fixture() {
 	# The engine: MODULE_PATH in OPENSSL_CONF, the configuration in which
 	# every libp11 from 0.4.12 to 0.4.21 leaves its login at exit.
 	p11l_engine_conf "$T/engine.cnf" "$P11L_YUBIHSM_MODULE"
-	cat >"$T/libp11-provider.cnf" <<EOF
-openssl_conf = p11l_init
-[p11l_init]
-providers = p11l_providers
-[p11l_providers]
-default = p11l_default
-pkcs11 = p11l_libp11
-[p11l_default]
-activate = 1
-[p11l_libp11]
-identity = pkcs11prov
-module = $P11L_LIBP11_PROV
-pkcs11_module = $P11L_YUBIHSM_MODULE
-activate = 1
-EOF
+	p11l_libp11_provider_conf "$T/libp11-provider.cnf" "$P11L_YUBIHSM_MODULE"
 	ymod_provider_conf "$T/pkcs11-provider.cnf"
 	ymod_provider_conf "$T/pkcs11-provider-no-deinit.cnf" 'pkcs11-module-quirks = no-deinit'
 }

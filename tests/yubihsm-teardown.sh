@@ -26,16 +26,7 @@ ymod_fixture
 ymod_versions
 ymod_start --idle-timeout 600
 # The engine with no MODULE_PATH: it takes PKCS11_MODULE_PATH.
-cat >"$T/engine-env.cnf" <<EOF
-openssl_conf = p11l_init
-[p11l_init]
-engines = p11l_engines
-[p11l_engines]
-pkcs11 = p11l_pkcs11
-[p11l_pkcs11]
-engine_id = pkcs11
-dynamic_path = $P11L_ENGINE
-EOF
+p11l_engine_conf "$T/engine-env.cnf"
 
 # snap: the counters before a run; delta TAG: after it, "OPEN CLOSED
 # REQUESTS" differences into d_open d_closed d_req (and TAG.delta).
