@@ -88,6 +88,16 @@ if [ "$failed" -gt 0 ]; then
 		test "$refused" -ge "$failed"
 	case $S in
 	pkcs11-provider*) diag "(pkcs11-provider does not name the cause of a failed login)" ;;
+	libp11-provider)
+		# Debian's libp11 provider is built for OpenSSL 3: under OpenSSL
+		# 4.0's openssl it reports into libcrypto 3's error queue, which
+		# the command does not print (seen: "Login failed" only).
+		case $(openssl version) in
+		"OpenSSL 3"*) check "without P11LOGOUT_WAIT: each failure's error names the refused login (CKR_SESSION_COUNT: $named of $failed)" \
+			test "$named" = "$failed" ;;
+		*) diag "($(openssl version | cut -d' ' -f1-2): libp11's OpenSSL 3 provider's error queue is not printed; $named of $failed name the cause)" ;;
+		esac
+		;;
 	*) check "without P11LOGOUT_WAIT: each failure's error names the refused login (CKR_SESSION_COUNT: $named of $failed)" \
 		test "$named" = "$failed" ;;
 	esac
