@@ -248,6 +248,7 @@ p11l_cons_check() {
 		fi
 		;;
 	finalized)
+		diag "$n: without the library its own C_Finalize came logged in, no C_Logout, $(p11l_spy_open_at_finalize "$P11L_TMP/$n-none.trace") session(s) open"
 		if [ "${P11L_CONS_LATE:-0}" = 1 ]; then
 			p11l_cons_check_late
 			return

@@ -79,25 +79,30 @@ p11l_spy_open_sessions() {
 }
 
 # p11l_spy_open_at_finalize TRACE: how many sessions were open when the
-# last C_Finalize was called (0 without one).  Enough for a single-token
-# trace.
+# last C_Finalize was called (0 without one).  C_CloseAllSessions closes
+# only its slot's: libp11 0.4.21's engine passes a slot other than the
+# one its session is on.
 p11l_spy_open_at_finalize() {
 	awk '
 		function flush() {
 			if (name == "C_Finalize") at = n
 			if (rv == "CKR_OK") {
 				if (name == "C_OpenSession" && h != "" && !(h in open)) {
-					open[h] = 1; n++
+					open[h] = slot; n++
 				} else if (name == "C_CloseSession" && (h in open)) {
 					delete open[h]; n--
-				} else if (name == "C_CloseAllSessions" || name == "C_Finalize") {
+				} else if (name == "C_CloseAllSessions") {
+					for (k in open)
+						if (open[k] == slot) { delete open[k]; n-- }
+				} else if (name == "C_Finalize") {
 					for (k in open) delete open[k]
 					n = 0
 				}
 			}
-			name = ""; h = ""; rv = ""
+			name = ""; h = ""; rv = ""; slot = ""
 		}
 		/^[0-9]+: C_[A-Za-z0-9_]+[ \t\r]*$/ { flush(); name = $2; next }
+		/^\[in\] slotID = / { slot = $4 }
 		name == "C_OpenSession" && /^\[out\] \*phSession = / { h = $4 }
 		name == "C_CloseSession" && /^\[in\] hSession = / { h = $4 }
 		/^Returned:/ { rv = $3; flush() }
