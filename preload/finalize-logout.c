@@ -11,27 +11,6 @@
 
 #include "p11logout.h"
 
-/* A login of this process on M, made before STAMP, on a slot where this
- * process still has a session open: that session goes to *H. */
-static int next_login(struct p11l_module *m, unsigned long stamp,
-		      CK_SLOT_ID *slot, CK_SESSION_HANDLE *h)
-{
-	pid_t pid = getpid();
-	int found = 0;
-
-	p11l_lock();
-	for (size_t i = 0; i < m->nlogins && !found; i++) {
-		struct p11l_login *l = &m->logins[i];
-
-		if (l->pid != pid || l->stamp >= stamp)
-			continue;
-		*slot = l->slot;
-		found = p11l_record_find_session(m, slot, h, NULL);
-	}
-	p11l_unlock();
-	return found;
-}
-
 /* Only the process that initialised the module and logged in logs out: a
  * forked child never ends its parent's login.  A slot without an open
  * session is left alone: by the standard the login ended with the last
@@ -49,7 +28,12 @@ void p11l_finalize_logout(unsigned set)
 	if (!f || __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != pid ||
 	    __atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE) != pid)
 		return;
-	while (!p11l_release_given_up() && next_login(m, stamp, &slot, &h)) {
+	for (;;) {
+		p11l_lock();
+		int have = p11l_record_login_with_session(m, stamp, &slot, &h);
+		p11l_unlock();
+		if (!have || p11l_release_given_up())
+			break;
 		/* The module's own C_Logout, not our wrapped one: the program
 		 * asked for none, and the finalize clears the record anyway.
 		 * An outer module of a proxy chain forwards it to the inner

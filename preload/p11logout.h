@@ -240,6 +240,8 @@ int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
 void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
 	unsigned long before);
+int p11l_record_login_with_session(struct p11l_module *m,
+	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
 #define P11L_ALL_RECORDS (~0UL)
