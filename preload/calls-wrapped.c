@@ -63,6 +63,12 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 	p11l_unlock();
 	if (ours)
 		return CKR_OK;
+	/* The program's own C_Finalize, still logged in: the logout it left
+	 * out goes first, or a module that ends nothing on C_Finalize keeps
+	 * the login (a YubiHSM its session).  With RESERVED set the module
+	 * refuses the call and the program goes on logged in, as without us. */
+	if (!in_release && !reserved)
+		p11l_finalize_logout(set);
 	rv = f(reserved);
 	if (rv == CKR_OK) {
 		p11l_lock();

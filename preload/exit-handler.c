@@ -83,6 +83,11 @@ static int given_up(void)
 	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) == GAVE_UP;
 }
 
+int p11l_release_given_up(void)
+{
+	return given_up();
+}
+
 int p11l_in_release(void)
 {
 	pthread_t t;

@@ -108,6 +108,26 @@ int p11l_record_find_session(struct p11l_module *m, const CK_SLOT_ID *slot,
 	return 0;
 }
 
+/* A login of this process, recorded before BEFORE, on a slot where this
+ * process has a session open: the slot to *SLOT, the session to *H. */
+int p11l_record_login_with_session(struct p11l_module *m, unsigned long before,
+				   CK_SLOT_ID *slot, CK_SESSION_HANDLE *h)
+{
+	pid_t pid = getpid();
+
+	for (size_t i = 0; i < m->nlogins; i++) {
+		struct p11l_login *l = &m->logins[i];
+
+		if (l->pid != pid || l->stamp >= before)
+			continue;
+		if (p11l_record_find_session(m, &l->slot, h, NULL)) {
+			*slot = l->slot;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 			  CK_USER_TYPE user, unsigned long order)
 {

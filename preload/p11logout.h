@@ -11,6 +11,7 @@
  *   entry-table.c     entry points per entry set, generated from the
  *                     table of wrapped calls (P11L_WRAPPED_CALLS below)
  *   calls-wrapped.c   the session-lifecycle calls, which keep the record
+ *   finalize-logout.c the logout a program's own C_Finalize leaves out
  *   login-record.c    the record: open sessions and logged-in slots, and
  *                     what a release of ours ended
  *   exit-handler.c    the exit handler that logs out before teardown,
@@ -239,6 +240,8 @@ int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
 void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
 	unsigned long before);
+int p11l_record_login_with_session(struct p11l_module *m,
+	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
 #define P11L_ALL_RECORDS (~0UL)
@@ -257,6 +260,8 @@ void p11l_release_all_bounded(const char *why);
 /* Nonzero while the calling thread runs a release of ours (exit,
  * quick_exit, OPENSSL_cleanup, signal). */
 int p11l_in_release(void);
+/* Nonzero once the library gave up on the token: no call of ours after. */
+int p11l_release_given_up(void);
 /* The one release of the process: claim (0: skip; *deadline 0: no
  * bound), run on the calling thread, end (0: given up meanwhile); abandon
  * gives up for good, lock-free (the signal handler calls it). */
@@ -272,6 +277,10 @@ int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
 /* Sleeps MS milliseconds (CLOCK_MONOTONIC). */
 void p11l_pause_ms(unsigned ms);
+
+/* finalize-logout.c: before the program's own C_Finalize, the logout
+ * it left out (only in the process that logged in). */
+void p11l_finalize_logout(unsigned set);
 
 /* exit-watchdog.c */
 int p11l_watchdog_start(unsigned long long deadline, int status);

@@ -87,6 +87,10 @@ p11l_cons_run() {
 #   leaked    logged in at exit: after the last successful C_Login, no
 #             C_Logout, no C_Finalize returned CKR_OK, and a session is
 #             still open (closing the last one also ends the login)
+#   finalized its own C_Finalize (CKR_OK) came after the last successful
+#             C_Login, with no C_Logout between and a session still open:
+#             the standard ends the login, but a module may not
+#             (yubihsm_pkcs11 keeps the device's session)
 #   released  the program ended its login itself
 p11l_cons_state() {
 	c=$P11L_TMP/$1.calls
@@ -97,6 +101,10 @@ p11l_cons_state() {
 	open=$(p11l_spy_open_sessions "$P11L_TMP/$1.trace" | wc -l)
 	if [ "$lo" -lt "$li" ] && [ "$fi_" -lt "$li" ] && [ "$open" -gt 0 ]; then
 		echo leaked
+	elif [ "$lo" -lt "$li" ] && [ "$fi_" -gt "$li" ] &&
+		[ "$(p11l_calls_last "$c" C_Finalize)" -eq "$fi_" ] &&
+		[ "$(p11l_spy_open_at_finalize "$P11L_TMP/$1.trace")" -gt 0 ]; then
+		echo finalized
 	else
 		echo released
 	fi
@@ -170,6 +178,9 @@ p11l_cons_verified() {
 #  - it leaked the login: exactly one C_Logout, returning CKR_OK, reaches
 #    the module with the library, after the last signature, and none
 #    without it; with the library nothing is left logged in;
+#  - it ended with its own C_Finalize, logged in with a session open: with
+#    the library exactly one C_Logout, CKR_OK, right before that
+#    C_Finalize, and nothing else added;
 #  - it released the login itself: with the library the trace is the
 #    trace without it, call for call (not one extra call).
 # Sets cons_state to the baseline's state.
@@ -234,6 +245,19 @@ p11l_cons_check() {
 		else
 			not_ok "$n: with the library the login is released at exit"
 			diag "state with the library: $st"; p11l_cons_show "$n-lib"
+		fi
+		;;
+	finalized)
+		diag "$n: without the library its own C_Finalize came logged in, no C_Logout, $(p11l_spy_open_at_finalize "$P11L_TMP/$n-none.trace") session(s) open"
+		if [ "${P11L_CONS_LATE:-0}" = 1 ]; then
+			p11l_cons_check_late
+			return
+		fi
+		if p11l_calls_logout_first "$none" "$lib"; then
+			ok "$n: with the library exactly one C_Logout, CKR_OK, right before its own C_Finalize; nothing else added"
+		else
+			not_ok "$n: with the library exactly one C_Logout, CKR_OK, right before its own C_Finalize; nothing else added"
+			diff "$none" "$lib" | head -n 20 | sed 's/^/#   /'
 		fi
 		;;
 	released)

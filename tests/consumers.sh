@@ -2,9 +2,12 @@
 # More real consumers, each from Debian's packages, each traced by
 # pkcs11-spy: GnuTLS's p11tool (through p11-kit's module loading) listing
 # private keys with a login, and a PyKCS11 script that logs in and exits
-# without logging out.  Both clean up by themselves (each ends with its own
-# C_Finalize, which releases the login), so with the library the trace must
-# be the trace without it, call for call: nothing extra.
+# without logging out.  Each ends with its own C_Finalize.  p11tool closes
+# every session before it, which ends its login: with the library its trace
+# is the trace without it, call for call.  The PyKCS11 script finalizes with
+# its session open and logged in, which a module such as yubihsm_pkcs11
+# does not end on the device: with the library exactly one C_Logout,
+# CKR_OK, comes right before its C_Finalize, and nothing else changes.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/softhsm-setup.sh"
@@ -29,9 +32,10 @@ run() {
 	p11l_spy_calls "$P11L_TMP/$tag.trace" >"$P11L_TMP/$tag.calls"
 }
 
-# same_calls NAME: the with-library trace is the trace without it, and the
-# library really was at work (its debug lines recorded the login).
-same_calls() {
+# same_run NAME: what the program sees is the same with and without the
+# library, it logged in, the library recorded it, and it ends with its own
+# C_Finalize.
+same_run() {
 	check "$1: same exit status with and without the library" [ "$rc_none" = "$rc_lib" ]
 	if [ "$rc_none" != "$rc_lib" ]; then
 		diag "status $rc_none without the library, $rc_lib with it; its stderr:"
@@ -43,8 +47,32 @@ same_calls() {
 		[ "$(p11l_calls_count "$P11L_TMP/$1-none.calls" C_Login CKR_OK)" -ge 1 ]
 	check "$1: it ends with its own C_Finalize" \
 		[ "$(tail -n 1 "$P11L_TMP/$1-none.calls")" = "C_Finalize CKR_OK" ]
+	open_at_fin=$(p11l_spy_open_at_finalize "$P11L_TMP/$1-none.trace")
+}
+
+# same_calls NAME: every session closed before C_Finalize: with the library
+# the trace is the trace without it.
+same_calls() {
+	same_run "$1"
+	check "$1: without the library no session is left open at its C_Finalize" [ "$open_at_fin" -eq 0 ]
 	check "$1: not one extra call with the library" cmp -s "$P11L_TMP/$1-none.calls" "$P11L_TMP/$1-lib.calls"
 	check "$1: no C_Logout from anyone" [ "$(p11l_calls_count "$P11L_TMP/$1-lib.calls" C_Logout)" -eq 0 ]
+}
+
+# logout_first_calls NAME: C_Finalize with a session open and logged in:
+# with the library one C_Logout right before it, nothing else added.
+logout_first_calls() {
+	same_run "$1"
+	check "$1: without the library its C_Finalize comes with a session open ($open_at_fin) and no C_Logout" \
+		[ "$open_at_fin" -gt 0 -a "$(p11l_calls_count "$P11L_TMP/$1-none.calls" C_Logout)" -eq 0 ]
+	if p11l_calls_logout_first "$P11L_TMP/$1-none.calls" "$P11L_TMP/$1-lib.calls"; then
+		ok "$1: with the library exactly one C_Logout, CKR_OK, right before its C_Finalize; nothing else added"
+	else
+		not_ok "$1: with the library exactly one C_Logout, CKR_OK, right before its C_Finalize; nothing else added"
+		diff "$P11L_TMP/$1-none.calls" "$P11L_TMP/$1-lib.calls" | head -n 20 | sed 's/^/#   /'
+	fi
+	check "$1: the library logged the logout before the C_Finalize" \
+		grep -q 'C_Finalize: .*: C_Logout(session [0-9]*) -> CKR_OK' "$P11L_TMP/$1-lib.err"
 }
 
 # Under the sanitizer CI's ASan step, p11tool never exits: with only the
@@ -75,7 +103,7 @@ if [ -x "$py" ] && "$py" -c 'import PyKCS11' 2>/dev/null; then
 		eval "rc_$mode=\$rc"
 	done
 	check "PyKCS11 finds both private keys (RSA and EC)" grep -qx 'private keys: 2' "$P11L_TMP/pykcs11-lib.out"
-	same_calls pykcs11
+	logout_first_calls pykcs11
 else
 	diag "python3-pykcs11 not installed: its checks are skipped"
 	ok "# SKIP python3-pykcs11 not installed"

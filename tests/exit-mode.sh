@@ -99,11 +99,21 @@ expect "no login, mode finalize: the session is closed, no C_Finalize" \
 fake1 C_CloseSession session=100 slot=1 -> CKR_OK
 EOF
 
-# The program finalized the module itself: no second C_Finalize, nothing.
+# The program finalized the module itself, still logged in with its
+# session open (no C_Logout in the baseline): in every mode the one logout
+# it left out goes right before its C_Finalize, and nothing follows: no
+# second C_Finalize, nothing at exit.
 run sf-base "" -- "$DRIVER" "$MOD" self-finalize
-run sf-fin lib P11LOGOUT_MODE=finalize -- "$DRIVER" "$MOD" self-finalize
-same "mode finalize after the program's own C_Finalize: the whole log as without the library" \
-	"$T/sf-base.log" "$T/sf-fin.log"
+check "the program's own C_Finalize: without the library no C_Logout" \
+	sh -c "! grep -q C_Logout '$T/sf-base.log'"
+for m in logout close finalize; do
+	run "sf-$m" lib P11LOGOUT_MODE=$m -- "$DRIVER" "$MOD" self-finalize
+	expect_inserted "mode $m, the program's own C_Finalize: one C_Logout right before it, nothing else added" \
+		"$T/sf-base.log" 'fake1 C_Finalize -> CKR_OK' "$T/sf-$m.log" <<'EOF'
+fake1 C_Logout session=100 slot=1 -> CKR_OK
+EOF
+	same "mode $m, the program's own C_Finalize: stdout unchanged" "$T/sf-base.out" "$T/sf-$m.out"
+done
 
 # Two logged-in modules in mode finalize: both logged out, then each
 # finalized once, after every logout.

@@ -185,6 +185,11 @@ static void initialize(struct module *m)
 	expect("C_Initialize", FN(m, Initialize)(NULL), CKR_OK);
 }
 
+static void finalize(struct module *m)
+{
+	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
+}
+
 static CK_SESSION_HANDLE open_session(struct module *m, CK_SLOT_ID slot)
 {
 	CK_SESSION_HANDLE h = 0;
@@ -348,7 +353,7 @@ static void sc_login_logout_login(struct module *m)
 static void sc_self_finalize(struct module *m)
 {
 	logged_in(m);
-	expect("C_Finalize", FN(m, Finalize)(NULL), CKR_OK);
+	finalize(m);
 }
 
 static void sc_finalize_relogin(struct module *m)
@@ -374,6 +379,27 @@ static void sc_close_login_session(struct module *m)
 
 	open_session(m, 1);
 	expect("C_CloseSession", FN(m, CloseSession)(h), CKR_OK);
+}
+
+/* The program's own C_Finalize while logged in, but with no session left
+ * open (the login ended with it), or after its own C_Logout, or logged in
+ * on two slots (FAKE_SLOTS=2). */
+static void sc_close_then_finalize(struct module *m)
+{
+	sc_close_before_exit(m);
+	finalize(m);
+}
+
+static void sc_logout_finalize(struct module *m)
+{
+	sc_self_logout(m);
+	finalize(m);
+}
+
+static void sc_two_slots_finalize(struct module *m)
+{
+	sc_two_slots(m);
+	finalize(m);
 }
 
 /* The list's own C_GetFunctionList member hands out the list the program
@@ -405,6 +431,34 @@ static void sc_fork(struct module *m)
 		exit(1);
 	}
 	if (pid == 0) {
+		log_line("child exit");
+		exit(0);
+	}
+	if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) ||
+	    WEXITSTATUS(ws) != 0)
+		fail("child", (CK_RV)ws);
+	log_line("child done");
+	printf("child exited\n");
+}
+
+/* A child that calls C_Finalize on the module its parent initialised and
+ * logged in to, and exits; the parent stays logged in. */
+static void sc_fork_finalize(struct module *m)
+{
+	pid_t pid;
+	int ws;
+
+	logged_in(m);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fake-driver: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		log_line("child finalize");
+		if (FN(m, Finalize)(NULL) != CKR_OK)
+			_exit(1);
 		log_line("child exit");
 		exit(0);
 	}
@@ -475,6 +529,10 @@ static const struct {
 	{ "login-logout-login", BY_FUNCTION_LIST, 1, sc_login_logout_login },
 	{ "self-finalize", BY_FUNCTION_LIST, 1, sc_self_finalize },
 	{ "finalize-relogin", BY_FUNCTION_LIST, 1, sc_finalize_relogin },
+	{ "close-then-finalize", BY_FUNCTION_LIST, 1, sc_close_then_finalize },
+	{ "logout-finalize", BY_FUNCTION_LIST, 1, sc_logout_finalize },
+	{ "two-slots-finalize", BY_FUNCTION_LIST, 1, sc_two_slots_finalize },
+	{ "fork-finalize", BY_FUNCTION_LIST, 1, sc_fork_finalize },
 	{ "close-before-exit", BY_FUNCTION_LIST, 1, sc_close_before_exit },
 	{ "close-login-session", BY_FUNCTION_LIST, 1, sc_close_login_session },
 	{ "list-getter", BY_FUNCTION_LIST, 1, sc_list_getter },

@@ -114,9 +114,76 @@ scenario self-logout -- "$DRIVER" "$MOD" self-logout
 same "self-logout: the whole log is the same with and without the library" \
 	"$T/self-logout.without.log" "$T/self-logout.with.log"
 
-scenario self-finalize -- "$DRIVER" "$MOD" self-finalize
-same "self-finalize: the whole log is the same with and without the library" \
-	"$T/self-finalize.without.log" "$T/self-finalize.with.log"
+scenario logout-finalize -- "$DRIVER" "$MOD" logout-finalize
+same "logout-finalize: the whole log is the same with and without the library" \
+	"$T/logout-finalize.without.log" "$T/logout-finalize.with.log"
+
+# Logged in, but the session closed before C_Finalize: the login ended
+# with the last session, so the program's C_Finalize gets nothing extra.
+scenario close-then-finalize -- "$DRIVER" "$MOD" close-then-finalize
+same "close-then-finalize: the whole log is the same with and without the library" \
+	"$T/close-then-finalize.without.log" "$T/close-then-finalize.with.log"
+
+# --- the program's own C_Finalize while logged in ---------------------
+# A module may end nothing on C_Finalize (yubihsm_pkcs11 keeps the
+# device's session), and after it nothing is left for the exit handler:
+# the logout the program left out goes right before its C_Finalize, once
+# per logged-in slot, on a session open there.  Everything else the
+# program sees is unchanged.
+
+# finalize_scenario NAME [VAR=VALUE...] -- ARG...: both, baseline, and
+# program_unchanged but for the program's calls (see logout_first).
+finalize_scenario() {
+	both "$@"
+	baseline "$1"
+	same "$1: exit status unchanged" "$T/$1.without.rc" "$T/$1.with.rc"
+	same "$1: stdout unchanged" "$T/$1.without.out" "$T/$1.with.out"
+	same "$1: stderr unchanged" "$T/$1.without.err" "$T/$1.with.err"
+	check "$1: without the library the program finalized logged in, with no C_Logout" \
+		sh -c "grep -qx 'fake1 C_Finalize -> CKR_OK' '$T/$1.without.prog' &&
+			! grep -q 'C_Logout' '$T/$1.without.prog'"
+}
+
+# logout_first DESCRIPTION NAME: NAME.with.prog is NAME.without.prog with
+# the lines on stdin, and nothing else, right before the first C_Finalize.
+logout_first() {
+	expect_inserted "$1" "$T/$2.without.prog" 'fake1 C_Finalize -> CKR_OK' \
+		"$T/$2.with.prog"
+}
+
+finalize_scenario self-finalize -- "$DRIVER" "$MOD" self-finalize
+logout_first "self-finalize: one C_Logout right before the program's C_Finalize" \
+	self-finalize <<EOF
+fake1 C_Logout session=100 slot=1 -> CKR_OK
+EOF
+exits_as "self-finalize: nothing is called at exit" self-finalize.with </dev/null
+
+# Slot 1 has sessions 100 and 101 (logged in on 101), slot 2 has 102:
+# one logout per slot, on the first session recorded there, in the order
+# of the logins.
+finalize_scenario two-slots-finalize FAKE_SLOTS=2 -- "$DRIVER" "$MOD" two-slots-finalize
+logout_first "two-slots-finalize: one C_Logout per slot right before the program's C_Finalize" \
+	two-slots-finalize <<EOF
+fake1 C_Logout session=100 slot=1 -> CKR_OK
+fake1 C_Logout session=102 slot=2 -> CKR_OK
+EOF
+exits_as "two-slots-finalize: nothing is called at exit" two-slots-finalize.with </dev/null
+
+# A forked child's C_Finalize of the module its parent initialised and
+# logged in to: the login is the parent's, so the child's C_Finalize
+# reaches the module alone, and the parent is logged out at its exit.
+scenario fork-finalize -- "$DRIVER" "$MOD" fork-finalize
+sed -n '/^child finalize$/,/^child done$/p' "$T/fork-finalize.with.log" >"$T/fork-finalize.child"
+expect "fork-finalize: a child's C_Finalize logs out nothing of its parent's" \
+	"$T/fork-finalize.child" <<'EOF'
+child finalize
+fake1 C_Finalize -> CKR_OK
+child exit
+child done
+EOF
+exits_as "fork-finalize: the parent is logged out at its own exit" fork-finalize.with <<EOF
+$LOGOUT_100
+EOF
 
 # A login after the program's own logout is recorded again.
 scenario relogin -- "$DRIVER" "$MOD" login-logout-login
@@ -127,7 +194,11 @@ EOF
 
 # After C_Finalize and a new C_Initialize, only the new login counts, on
 # the new session (101); session 100 no longer exists.
-scenario finalize-relogin -- "$DRIVER" "$MOD" finalize-relogin
+finalize_scenario finalize-relogin -- "$DRIVER" "$MOD" finalize-relogin
+logout_first "finalize-relogin: one C_Logout right before the first C_Finalize" \
+	finalize-relogin <<EOF
+fake1 C_Logout session=100 slot=1 -> CKR_OK
+EOF
 exits_as "finalize-relogin: the login after re-initialising is logged out" \
 	finalize-relogin.with <<'EOF'
 fake1 C_Logout session=101 slot=1 -> CKR_OK

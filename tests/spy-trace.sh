@@ -78,6 +78,46 @@ p11l_spy_open_sessions() {
 	' "$1"
 }
 
+# p11l_spy_open_at_finalize TRACE: how many sessions were open when the
+# last C_Finalize was called (0 without one).  C_CloseAllSessions closes
+# only its slot's: libp11 0.4.21's engine passes a slot other than the
+# one its session is on.
+p11l_spy_open_at_finalize() {
+	awk '
+		function flush() {
+			if (name == "C_Finalize") at = n
+			if (rv == "CKR_OK") {
+				if (name == "C_OpenSession" && h != "" && !(h in open)) {
+					open[h] = slot; n++
+				} else if (name == "C_CloseSession" && (h in open)) {
+					delete open[h]; n--
+				} else if (name == "C_CloseAllSessions") {
+					for (k in open)
+						if (open[k] == slot) { delete open[k]; n-- }
+				} else if (name == "C_Finalize") {
+					for (k in open) delete open[k]
+					n = 0
+				}
+			}
+			name = ""; h = ""; rv = ""; slot = ""
+		}
+		/^[0-9]+: C_[A-Za-z0-9_]+[ \t\r]*$/ { flush(); name = $2; next }
+		/^\[in\] slotID = / { slot = $4 }
+		name == "C_OpenSession" && /^\[out\] \*phSession = / { h = $4 }
+		name == "C_CloseSession" && /^\[in\] hSession = / { h = $4 }
+		/^Returned:/ { rv = $3; flush() }
+		END { flush(); print at + 0 }
+	' "$1"
+}
+
+# p11l_calls_logout_first NONE LIB: LIB is NONE with one "C_Logout CKR_OK"
+# right before NONE's last C_Finalize, and nothing else added (the logout
+# the library adds to a program's own C_Finalize while logged in).
+p11l_calls_logout_first() {
+	awk -v at="$(p11l_calls_last "$1" C_Finalize)" \
+		'NR == at { print "C_Logout CKR_OK" } { print }' "$1" | cmp -s - "$2"
+}
+
 # p11l_spy_fixture [engine | engine-so] [proxy] [provider] [p11-run]
 # [COMMAND[:PACKAGE]]...: the preamble of the tests of real consumers traced
 # by pkcs11-spy in front of SoftHSM2.  Skips the test (saying why) where

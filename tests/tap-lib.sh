@@ -277,6 +277,17 @@ expect() {
 	same "$1" "$T/expected" "$2"
 }
 
+# expect_inserted DESCRIPTION BASE LINE GOT: GOT is BASE with the lines on
+# stdin, and nothing else, right before BASE's first line LINE (the calls a
+# program makes, with the logout the library adds before its C_Finalize).
+expect_inserted() {
+	cat >"$T/inserted"
+	awk -v f="$T/inserted" -v at="$3" '!done && $0 == at {
+		while ((getline l < f) > 0) print l; done = 1 } { print }' \
+		"$2" >"$T/expected"
+	same "$1" "$T/expected" "$4"
+}
+
 expect_lines() {
 	sort >"$T/expected"
 	sort "$2" >"$T/got"

@@ -9,8 +9,9 @@
 # start (2 sessions held beforehand) and the device counted one
 # authenticated CLOSE SESSION; in mode finalize that close comes from the
 # library's C_Logout before its C_Finalize.  A client that calls
-# C_Finalize itself without logging out leaves its device session with
-# the library too (a TODO: the library takes the login as ended).
+# C_Finalize itself without logging out: with the library one C_Logout
+# goes right before that C_Finalize, and the device counts one
+# authenticated CLOSE SESSION; its own C_Finalize still answers CKR_OK.
 
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/yubihsm-stack-lib.sh"
@@ -42,18 +43,18 @@ check "late-client's own C_Finalize, without the library: CKR_OK, and the device
 	test "$(cat "$T/own-finalize.rc")" = 0 -a "$d_open" = 1 -a "$d_closed" = 0
 grep -q 'C_Finalize: 0x0' "$T/own-finalize.err" || ymod_show own-finalize
 
-# The same client with the library: its own C_Finalize ends the login in
-# the library's record (PKCS#11 says it does), so nothing is left for the
-# exit handler, and the device session stays.
+# The same client with the library: the logout it left out goes right
+# before its own C_Finalize (the module's C_Logout sends the CLOSE
+# SESSION), and its C_Finalize answers as without the library.
 snap
-ymod_late own-finalize-lib lib -- --end finalize
+ymod_late own-finalize-lib lib P11LOGOUT_DEBUG=1 -- --end finalize
 delta
-if [ "$d_open" = 0 ] && [ "$d_closed" = 1 ]; then
-	ok "late-client's own C_Finalize, with the library: one authenticated CLOSE SESSION ($d_text)"
-else
-	ymod_todo "late-client's own C_Finalize, with the library: one authenticated CLOSE SESSION ($d_text)" \
-		"the program's C_Finalize ends the library's record of the login; this module's frees nothing on the device"
-fi
+check "late-client's own C_Finalize, with the library: exits 0, one authenticated CLOSE SESSION, nothing left open ($d_text)" \
+	test "$(cat "$T/own-finalize-lib.rc")" = 0 -a "$d_open" = 0 -a "$d_closed" = 1
+check "late-client's own C_Finalize, with the library: the library's C_Logout before it, CKR_OK; the C_Finalize still CKR_OK" \
+	sh -c "grep -q 'libp11logout: C_Finalize: .*: slot [0-9]*: C_Logout(session [0-9]*) -> CKR_OK' '$T/own-finalize-lib.err' &&
+		grep -q 'C_Finalize: 0x0' '$T/own-finalize-lib.err'"
+[ "$(cat "$T/own-finalize-lib.rc")" = 0 ] || ymod_show own-finalize-lib
 
 # --- with the library, each mode ---
 for p in late-client $YMOD_STACKS; do
