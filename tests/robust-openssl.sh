@@ -12,6 +12,28 @@
 OSSL=$P11L_TEST_BUILDDIR/ossl-driver
 [ -x "$OSSL" ] && [ -f "$ODDC" ] || skip_all "built without libcrypto"
 
+# cleanup_case POINT CHECK: the program calls OPENSSL_cleanup() logged in;
+# without the library no C_Logout at all, with it one that succeeds before
+# POINT (CHECK: expect for the exact order, expect_lines for any).
+cleanup_case() {
+	n=cleanup
+	both "$n" -- "$OSSL" "$ODDC" cleanup
+	output_unchanged "$n"
+	check "$n: without the library there is no C_Logout at all" \
+		sh -c "! grep -q C_Logout '$T/$n.without.log'"
+	"$2" "$n: with the library C_Logout succeeds, before $1" \
+		"$T/$n.with.log" <<EOF2
+oddcrypto C_Initialize -> CKR_OK
+oddcrypto C_OpenSession(slot 1) -> CKR_OK
+oddcrypto C_Login(slot 1) -> CKR_OK
+oddcrypto C_Logout(slot 1) -> CKR_OK
+oddcrypto C_CloseSession(slot 1) -> CKR_OK
+driver: cleanup done
+driver exit
+EOF2
+	quiet "$n.with"
+}
+
 # OpenSSL 4: what it really does, then the library against it.
 ossl4() {
 	run probe "" -- "$OSSL" "$ODDC" probe
@@ -28,23 +50,9 @@ HMAC after libcrypto's destructor: fails
 EOF2
 
 	# The exit handler comes before the teardown: one C_Logout, CKR_OK,
-	# whether the library logs out at OPENSSL_cleanup() or at exit.
-	n=cleanup
-	both "$n" -- "$OSSL" "$ODDC" cleanup
-	output_unchanged "$n"
-	check "$n: without the library there is no C_Logout at all" \
-		sh -c "! grep -q C_Logout '$T/$n.without.log'"
-	expect_lines "$n: with the library C_Logout succeeds, before libcrypto's teardown" \
-		"$T/$n.with.log" <<EOF2
-oddcrypto C_Initialize -> CKR_OK
-oddcrypto C_OpenSession(slot 1) -> CKR_OK
-oddcrypto C_Login(slot 1) -> CKR_OK
-oddcrypto C_Logout(slot 1) -> CKR_OK
-oddcrypto C_CloseSession(slot 1) -> CKR_OK
-driver: cleanup done
-driver exit
-EOF2
-	quiet "$n.with"
+	# whether the library logs out at OPENSSL_cleanup() or at exit (so
+	# the lines in any order).
+	cleanup_case "libcrypto's teardown" expect_lines
 
 	# A program's own logout right after OPENSSL_cleanup() still works.
 	n=late-logout
@@ -97,22 +105,7 @@ run probe-raw "" -- "$OSSL" "$ODDC" probe-raw
 check "premise: EVP_Q_mac itself, called after OPENSSL_cleanup(), does not work (status $(rc probe-raw))" \
 	sh -c "! grep -qx 'HMAC after cleanup: ok' '$T/probe-raw.out'"
 
-n=cleanup
-both "$n" -- "$OSSL" "$ODDC" cleanup
-output_unchanged "$n"
-check "$n: without the library there is no C_Logout at all" \
-	sh -c "! grep -q C_Logout '$T/$n.without.log'"
-expect "$n: with the library C_Logout succeeds, before OpenSSL is torn down" \
-	"$T/$n.with.log" <<EOF2
-oddcrypto C_Initialize -> CKR_OK
-oddcrypto C_OpenSession(slot 1) -> CKR_OK
-oddcrypto C_Login(slot 1) -> CKR_OK
-oddcrypto C_Logout(slot 1) -> CKR_OK
-oddcrypto C_CloseSession(slot 1) -> CKR_OK
-driver: cleanup done
-driver exit
-EOF2
-quiet "$n.with"
+cleanup_case "OpenSSL is torn down" expect
 
 # The failure mode: a logout after OPENSSL_cleanup() fails.
 n=late-logout
