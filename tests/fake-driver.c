@@ -416,9 +416,10 @@ static void sc_list_getter(struct module *m)
 	logged_in(m);
 }
 
-/* A child that exits with exit() (running the exit handlers it inherited)
- * while the parent is still logged in. */
-static void sc_fork(struct module *m)
+/* Logs in, then runs a child that exits with exit() (running the exit
+ * handlers it inherited), C_Finalize first if FINALIZE, while the parent
+ * stays logged in. */
+static void fork_child(struct module *m, int finalize)
 {
 	pid_t pid;
 	int ws;
@@ -431,6 +432,11 @@ static void sc_fork(struct module *m)
 		exit(1);
 	}
 	if (pid == 0) {
+		if (finalize) {
+			log_line("child finalize");
+			if (FN(m, Finalize)(NULL) != CKR_OK)
+				_exit(1);
+		}
 		log_line("child exit");
 		exit(0);
 	}
@@ -441,32 +447,15 @@ static void sc_fork(struct module *m)
 	printf("child exited\n");
 }
 
-/* A child that calls C_Finalize on the module its parent initialised and
- * logged in to, and exits; the parent stays logged in. */
+static void sc_fork(struct module *m)
+{
+	fork_child(m, 0);
+}
+
+/* The child's C_Finalize must not log out the parent's login. */
 static void sc_fork_finalize(struct module *m)
 {
-	pid_t pid;
-	int ws;
-
-	logged_in(m);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		perror("fake-driver: fork");
-		exit(1);
-	}
-	if (pid == 0) {
-		log_line("child finalize");
-		if (FN(m, Finalize)(NULL) != CKR_OK)
-			_exit(1);
-		log_line("child exit");
-		exit(0);
-	}
-	if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) ||
-	    WEXITSTATUS(ws) != 0)
-		fail("child", (CK_RV)ws);
-	log_line("child done");
-	printf("child exited\n");
+	fork_child(m, 1);
 }
 
 static void sc_close_all_before_exit(struct module *m)
