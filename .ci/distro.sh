@@ -257,16 +257,18 @@ step "quick start"
 
 # The packages of the tests with the YubiHSM 2's own software (the
 # yubihsm-*.sh tests: Debian's module on the simulator, the signing tools,
-# pkcs11-provider), which the quick start does not install; Debian 12
-# packages none of the yubihsm ones, so bookworm runs without them and
-# those tests skip, naming what is missing.
+# pkcs11-provider) and of the other real consumers (p11tool, PyKCS11, NSS,
+# evmctl) and the man page check, which the quick start does not install;
+# Debian 12 packages none of the yubihsm ones, so bookworm runs without
+# them and those tests skip, naming what is missing.
 case $DIST in
 bookworm) ;;
 *)
 	if [ "$rc" = 0 ]; then
 		echo "=== distro.sh ($DIST): the YubiHSM test packages"
 		in_chroot "apt-get install -y --no-install-recommends yubihsm-pkcs11 yubihsm-shell \
-			python3-yubihsm python3-cryptography pkcs11-provider osslsigncode sbsigntool curl" \
+			python3-yubihsm python3-requests python3-cryptography pkcs11-provider osslsigncode sbsigntool curl \
+			gnutls-bin python3-pykcs11 libnss3-tools ima-evm-utils man-db groff-base" \
 			>"$base/$name-yubihsm-packages.log" 2>&1 || {
 			rc=$?
 			tail -n 30 "$base/$name-yubihsm-packages.log" | sed 's/^/    /'
@@ -281,7 +283,7 @@ echo "=== distro.sh ($DIST): package versions"
 in_chroot "dpkg-query -W -f '\${db:Status-Abbrev} \${Package} \${Version}\n' openssl 'libssl3*' \
 	'libssl4*' libssl-dev libengine-pkcs11-openssl softhsm2 'libsofthsm2*' opensc opensc-pkcs11 p11-kit p11-kit-modules \
 	'pkcs11-provider' yubihsm-pkcs11 libyubihsm2 libyubihsm-http2 yubihsm-shell python3-yubihsm \
-	python3-cryptography osslsigncode sbsigntool gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
+	python3-cryptography python3-requests osslsigncode sbsigntool gcc libc6 2>/dev/null | awk '\$1 == \"ii\" { print \$2, \$3 }';
 	gcc --version | head -n 1; openssl version" | sed 's/^/    /' || true
 
 passed=0 failed=0 skipped=0
