@@ -59,15 +59,8 @@ fair_wait_run() {
 		fw_i=$((fw_i + 1))
 	done
 	rm -f "$fw_dir/released"
-	timeout 300 bash -c '
-		n=$1 dir=$2 pin=$3 fds=()
-		for i in $(seq "$n"); do exec {fd}>"$dir/$i/pin" || exit 1; fds+=("$fd"); done
-		for i in $(seq "$n"); do
-			printf %s "$pin" >"$dir/$i/pin.next" && mv -f "$dir/$i/pin.next" "$dir/$i/pin"
-		done
-		date +%s%N >"$dir/released"
-		for fd in "${fds[@]}"; do printf %s "$pin" >&"$fd"; exec {fd}>&-; done
-	' gate "$fw_n" "$fw_dir" "$CAPPED_PIN" &
+	timeout 300 bash "$P11L_TEST_SRCDIR/pin-gate.bash" "$fw_dir/released" "$CAPPED_PIN" \
+		"$fw_n" "$fw_dir" /pin &
 	fw_gate=$!
 	# A process that exits before it opens its FIFO (openssl failing at
 	# once) would keep the gate waiting for it, and the others waiting for

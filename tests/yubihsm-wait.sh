@@ -44,18 +44,8 @@ at_once() {
 		ymod_sign "$S" "$ao_n.$i" lib YMOD_PIN_FILE="$T/$ao_n.pins/$i" "$@" &
 		ao_pids="$ao_pids $!"
 	done
-	# Opening a FIFO for writing waits for its reader: once all are
-	# open, every process waits for its PIN.  Each path becomes a plain
-	# file before the PIN is written, for a stack that reads it again.
-	timeout 300 bash -c '
-		n=$1 dir=$2 pin=$3 fds=()
-		for i in $(seq "$n"); do exec {fd}>"$dir/$i" || exit 1; fds+=("$fd"); done
-		for i in $(seq "$n"); do
-			printf %s "$pin" >"$dir/$i.next" && mv -f "$dir/$i.next" "$dir/$i"
-		done
-		date +%s%N >"$dir/released"
-		for fd in "${fds[@]}"; do printf %s "$pin" >&"$fd"; exec {fd}>&-; done
-	' gate $N "$T/$ao_n.pins" "$YMOD_PIN" || diag "$ao_n: the PIN gate failed"
+	timeout 300 bash "$P11L_TEST_SRCDIR/pin-gate.bash" "$T/$ao_n.pins/released" "$YMOD_PIN" \
+		$N "$T/$ao_n.pins" "" || diag "$ao_n: the PIN gate failed"
 	# shellcheck disable=SC2086
 	wait $ao_pids
 	ms=$((($(date +%s%N) - $(cat "$T/$ao_n.pins/released" 2>/dev/null || date +%s%N)) / 1000000))
