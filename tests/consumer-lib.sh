@@ -398,13 +398,5 @@ p11l_cons_pe() {
 p11l_cons_provider_conf() {
 	p11l_f=$1
 	shift
-	{
-		printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
-			'providers = p11l_providers' '[p11l_providers]' \
-			'default = p11l_default' 'pkcs11 = p11l_pkcs11' \
-			'[p11l_default]' 'activate = 1' '[p11l_pkcs11]' \
-			"module = $P11L_PROVIDER" "pkcs11-module-path = $P11L_SPY" \
-			'activate = 1'
-		for p11l_l in "$@"; do echo "$p11l_l"; done
-	} >"$p11l_f"
+	p11l_provider_conf "$p11l_f" "$P11L_SPY" "$@"
 }

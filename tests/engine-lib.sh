@@ -25,6 +25,23 @@ EOF
 	} >"$1"
 }
 
+# p11l_provider_conf FILE MODULE [LINE...]: an OPENSSL_CONF that loads
+# pkcs11-provider ($P11L_PROVIDER) beside the default one, with MODULE as
+# its PKCS#11 module and the extra LINEs in its section.
+p11l_provider_conf() {
+	p11l_pc_f=$1 p11l_pc_m=$2
+	shift 2
+	{
+		printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
+			'providers = p11l_providers' '[p11l_providers]' \
+			'default = p11l_default' 'pkcs11 = p11l_pkcs11' \
+			'[p11l_default]' 'activate = 1' '[p11l_pkcs11]' \
+			"module = $P11L_PROVIDER" "pkcs11-module-path = $p11l_pc_m" \
+			'activate = 1'
+		for p11l_pc_l in "$@"; do echo "$p11l_pc_l"; done
+	} >"$p11l_pc_f"
+}
+
 # p11l_libp11_provider_conf FILE MODULE: an OPENSSL_CONF that loads libp11's
 # provider ($P11L_LIBP11_PROV, identity pkcs11prov) beside the default one,
 # with MODULE as its PKCS#11 module.

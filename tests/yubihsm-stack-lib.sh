@@ -64,24 +64,9 @@ ymod_fixture() {
 	# every libp11 from 0.4.12 to 0.4.21 leaves its login at exit.
 	p11l_engine_conf "$T/engine.cnf" "$P11L_YUBIHSM_MODULE"
 	p11l_libp11_provider_conf "$T/libp11-provider.cnf" "$P11L_YUBIHSM_MODULE"
-	ymod_provider_conf "$T/pkcs11-provider.cnf"
-	ymod_provider_conf "$T/pkcs11-provider-no-deinit.cnf" 'pkcs11-module-quirks = no-deinit'
-}
-
-# ymod_provider_conf FILE LINE...: pkcs11-provider on the module, with the
-# extra LINEs in its section.
-ymod_provider_conf() {
-	ypc_f=$1
-	shift
-	{
-		printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
-			'providers = p11l_providers' '[p11l_providers]' \
-			'default = p11l_default' 'pkcs11 = p11l_pkcs11' \
-			'[p11l_default]' 'activate = 1' '[p11l_pkcs11]' \
-			"module = $P11L_PROVIDER" \
-			"pkcs11-module-path = $P11L_YUBIHSM_MODULE" 'activate = 1'
-		for ypc_l in "$@"; do echo "$ypc_l"; done
-	} >"$ypc_f"
+	p11l_provider_conf "$T/pkcs11-provider.cnf" "$P11L_YUBIHSM_MODULE"
+	p11l_provider_conf "$T/pkcs11-provider-no-deinit.cnf" "$P11L_YUBIHSM_MODULE" \
+		'pkcs11-module-quirks = no-deinit'
 }
 
 ymod_start() {
