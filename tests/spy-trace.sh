@@ -56,34 +56,15 @@ p11l_calls_last_rv() {
 	awk -v n="$2" '$1 == n { r = $2 } END { print (r == "" ? "none" : r) }' "$1"
 }
 
-# p11l_spy_open_sessions TRACE: handles of sessions still open at the end of
-# the trace (opened, and not closed by C_CloseSession, C_CloseAllSessions or
-# C_Finalize), one per line.  Enough for a single-token trace.
-p11l_spy_open_sessions() {
-	awk '
-		function flush() {
-			if (rv == "CKR_OK") {
-				if (name == "C_OpenSession" && h != "") open[h] = 1
-				else if (name == "C_CloseSession" && h != "") delete open[h]
-				else if (name == "C_CloseAllSessions" || name == "C_Finalize")
-					for (k in open) delete open[k]
-			}
-			name = ""; h = ""; rv = ""
-		}
-		/^[0-9]+: C_[A-Za-z0-9_]+[ \t\r]*$/ { flush(); name = $2; next }
-		name == "C_OpenSession" && /^\[out\] \*phSession = / { h = $4 }
-		name == "C_CloseSession" && /^\[in\] hSession = / { h = $4 }
-		/^Returned:/ { rv = $3; flush() }
-		END { flush(); for (k in open) print k }
-	' "$1"
-}
-
-# p11l_spy_open_at_finalize TRACE: how many sessions were open when the
-# last C_Finalize was called (0 without one).  C_CloseAllSessions closes
-# only its slot's: libp11 0.4.21's engine passes a slot other than the
-# one its session is on.
-p11l_spy_open_at_finalize() {
-	awk '
+# p11l_spy_sessions TRACE WHAT: the sessions a pkcs11-spy trace left open
+# (opened, and not closed by C_CloseSession, by a C_CloseAllSessions of
+# their slot, or by C_Finalize).  WHAT=end: their handles at the end of the
+# trace, one per line; WHAT=finalize: how many were open when the last
+# C_Finalize was called (0 without one).  C_CloseAllSessions closes only
+# its slot's: libp11 0.4.21's engine passes a slot other than the one its
+# session is on.
+p11l_spy_sessions() {
+	awk -v what="$2" '
 		function flush() {
 			if (name == "C_Finalize") at = n
 			if (rv == "CKR_OK") {
@@ -106,9 +87,15 @@ p11l_spy_open_at_finalize() {
 		name == "C_OpenSession" && /^\[out\] \*phSession = / { h = $4 }
 		name == "C_CloseSession" && /^\[in\] hSession = / { h = $4 }
 		/^Returned:/ { rv = $3; flush() }
-		END { flush(); print at + 0 }
+		END {
+			flush()
+			if (what == "finalize") print at + 0
+			else for (k in open) print k
+		}
 	' "$1"
 }
+p11l_spy_open_sessions() { p11l_spy_sessions "$1" end; }
+p11l_spy_open_at_finalize() { p11l_spy_sessions "$1" finalize; }
 
 # p11l_calls_logout_first NONE LIB: LIB is NONE with one "C_Logout CKR_OK"
 # right before NONE's last C_Finalize, and nothing else added (the logout
