@@ -79,10 +79,7 @@ ymod_start() {
 # or returns 1.
 ymod_stack_missing() {
 	case $1 in
-	engine)
-		[ -r "$P11L_ENGINE" ] || { echo "libp11's engine not installed ($P11L_ENGINE)"; return 0; }
-		openssl dgst -help 2>&1 | grep -q -- '-engine' ||
-			{ echo "this openssl takes no -engine"; return 0; } ;;
+	engine) p11l_engine_missing && return 0 ;;
 	libp11-provider)
 		[ -r "$P11L_LIBP11_PROV" ] ||
 			{ echo "libp11's provider not installed ($P11L_LIBP11_PROV; libp11 0.4.14 and later)"; return 0; } ;;
