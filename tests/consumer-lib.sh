@@ -33,27 +33,6 @@ p11l_cons_fixture() {
 	esac
 }
 
-# p11l_libp11_provider: the path of libp11's provider (pkcs11prov) where
-# this openssl looks for providers; prints it and succeeds where it is
-# installed.
-p11l_libp11_provider() {
-	p11l_md=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
-	p11l_lp=${P11L_LIBP11_PROV:-${p11l_md:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
-	echo "$p11l_lp"
-	[ -r "$p11l_lp" ]
-}
-
-# p11l_libp11_provider_conf FILE: an OPENSSL_CONF that loads the default
-# provider and libp11's provider, whose module is pkcs11-spy.
-p11l_libp11_provider_conf() {
-	printf '%s\n' 'openssl_conf = p11l_init' '[p11l_init]' \
-		'providers = p11l_providers' '[p11l_providers]' \
-		'default = p11l_default' 'pkcs11 = p11l_libp11' \
-		'[p11l_default]' 'activate = 1' '[p11l_libp11]' \
-		'identity = pkcs11prov' "module = $(p11l_libp11_provider)" \
-		"pkcs11_module = $P11L_SPY" 'activate = 1' >"$1"
-}
-
 # p11l_cons_run TAG MODE COMMAND...: COMMAND with pkcs11-spy loading
 # SoftHSM2 and writing $TAG.trace; MODE is none (no libp11logout), lib
 # (preloaded) or finalize (preloaded, P11LOGOUT_MODE=finalize).  Leaves
@@ -345,7 +324,7 @@ p11l_cons_certs() {
 			p11l_cons_provider_conf "$p11l_ccnf"
 			p11l_pin="?pin-value=$P11L_PIN"
 		elif p11l_libp11_provider >/dev/null; then
-			p11l_libp11_provider_conf "$p11l_ccnf"
+			p11l_libp11_provider_conf "$p11l_ccnf" "$P11L_SPY"
 		else
 			echo "openssl takes no -engine and no pkcs11 provider is installed" >&2
 			return 1

@@ -42,10 +42,21 @@ p11l_provider_conf() {
 	} >"$p11l_pc_f"
 }
 
+# p11l_libp11_provider: the path of libp11's provider (pkcs11prov) where
+# this openssl looks for providers (P11L_LIBP11_PROV overrides it); prints
+# it and succeeds where it is installed.
+p11l_libp11_provider() {
+	p11l_md=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+	p11l_lp=${P11L_LIBP11_PROV:-${p11l_md:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
+	echo "$p11l_lp"
+	[ -r "$p11l_lp" ]
+}
+
 # p11l_libp11_provider_conf FILE MODULE: an OPENSSL_CONF that loads libp11's
-# provider ($P11L_LIBP11_PROV, identity pkcs11prov) beside the default one,
-# with MODULE as its PKCS#11 module.
+# provider (p11l_libp11_provider, identity pkcs11prov) beside the default
+# one, with MODULE as its PKCS#11 module.
 p11l_libp11_provider_conf() {
+	p11l_lpc_path=$(p11l_libp11_provider)
 	cat >"$1" <<EOF
 openssl_conf = p11l_init
 
@@ -61,7 +72,7 @@ activate = 1
 
 [p11l_libp11]
 identity = pkcs11prov
-module = $P11L_LIBP11_PROV
+module = $p11l_lpc_path
 pkcs11_module = $2
 activate = 1
 EOF

@@ -17,9 +17,7 @@
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
 # Where this openssl looks for providers (openssl version -m).
-moddir=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
-P11L_LIBP11_PROV=${P11L_LIBP11_PROV:-${moddir:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
-[ -r "$P11L_LIBP11_PROV" ] ||
+P11L_LIBP11_PROV=$(p11l_libp11_provider) ||
 	skip_all "libp11's provider is not installed ($P11L_LIBP11_PROV; libp11 0.4.14 and later, Debian unstable's libengine-pkcs11-openssl)"
 p11l_spy_fixture p11-run
 p11l_engine_data

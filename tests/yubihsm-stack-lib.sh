@@ -33,8 +33,7 @@
 . "$P11L_TEST_SRCDIR/engine-lib.sh"
 
 LATE_CLIENT=$P11L_TEST_BUILDDIR/late-client
-P11L_LIBP11_PROV_DIR=$(openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
-P11L_LIBP11_PROV=${P11L_LIBP11_PROV:-${P11L_LIBP11_PROV_DIR:-/usr/lib/$p11l_multiarch/ossl-modules}/pkcs11prov.so}
+P11L_LIBP11_PROV=$(p11l_libp11_provider)
 # The module's token label (yubihsm_pkcs11.c, C_GetTokenInfo).
 YMOD_TOKEN=YubiHSM
 YMOD_KEY=${YMOD_KEY:-k1}
