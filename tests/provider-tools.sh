@@ -27,7 +27,7 @@ diag "$(openssl version); providers:$(printf ' %s' $provs)"
 
 p11l_cons_provider_conf "$P11L_TMP/pkcs11-provider.cnf"
 p11l_cons_provider_conf "$P11L_TMP/pkcs11-provider-no-deinit.cnf" 'pkcs11-module-quirks = no-deinit'
-p11l_libp11_provider_conf "$P11L_TMP/libp11-provider.cnf"
+p11l_libp11_provider_conf "$P11L_TMP/libp11-provider.cnf" "$P11L_SPY"
 
 PCLIENT=$P11L_TEST_BUILDDIR/provider-client
 [ -x "$PCLIENT" ] || PCLIENT=
