@@ -1,0 +1,3 @@
+#!/bin/sh
+. "$P11L_TEST_SRCDIR/tap-lib.sh"
+done_testing
