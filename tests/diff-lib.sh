@@ -23,8 +23,9 @@
 #                           the calls that reached the module after the
 #                           program's own successful C_Finalize and before
 #                           its next C_Initialize, "NAME RV" each
-#   diff_seed KIND SEED [MODES]
-#                           the seed (or "script:...") run without the
+#   diff_seed KIND SEED [MODES [NAME]]
+#                           the seed (or "script:...", its files named
+#                           NAME) run without the
 #                           library and with it in each mode (default:
 #                           logout close finalize); prints one line per
 #                           divergence, "MODE: WHAT", where WHAT starts
@@ -151,12 +152,12 @@ diff_after_finalize() {
 }
 
 diff_seed() {
-	d_kind=$1 d_s=$2
-	d_w=$d_kind-$d_s-without
+	d_kind=$1 d_s=$2 d_name=${4:-$2}
+	d_w=$d_kind-$d_name-without
 	diff_run "$d_w" "$d_kind" "" logout "$d_s"
 	diff_after_finalize "$d_w" "$d_kind" >"$T/$d_w.after"
 	for d_m in ${3:-logout close finalize}; do
-		d_l=$d_kind-$d_s-$d_m
+		d_l=$d_kind-$d_name-$d_m
 		diff_run "$d_l" "$d_kind" lib "$d_m" "$d_s"
 		if cmp -s "$T/$d_w.out" "$T/$d_l.out"; then :
 		elif diff_documented "$d_m" "$T/$d_w.out" "$T/$d_l.out"; then
