@@ -122,12 +122,17 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	int r = release_enter();
 	do
 		rv = f(slot, flags, app, notify, session);
 	while (p11l_wait_again(&w, rv));
+	release_leave(r);
 	if (w.tries)
 		log_waited(m, "C_OpenSession", &w, rv);
-	if (rv == CKR_OK && session) {
+	/* The release's own session, for a logout, is closed by the release
+	 * and is never the program's: not recorded, so not among what the
+	 * release ended, and a released handle it gets stays released. */
+	if (rv == CKR_OK && session && r != 1) {
 		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
 		/* A released handle the module hands out again is real again. */
@@ -257,6 +262,16 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return;
+	/* A forked child that goes on with its parent's initialised module:
+	 * a login the token already has is its parent's (a YubiHSM's session
+	 * is shared through the inherited connection), never the child's to
+	 * log out. */
+	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
+	    __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != getpid()) {
+		p11l_log("%s: session %lu: already logged in by the process that initialised the module; not recorded",
+			 m->path, h);
+		return;
+	}
 	if (!session_slot(set, h, &slot)) {
 		p11l_log("%s: session %lu: login not recorded: no slot", m->path, h);
 		return;

@@ -415,7 +415,7 @@ struct part {
 	char *step[MAX_PART];
 	int n;
 };
-static struct part script_main, script_handler, script_child;
+static struct part script_main, script_handler, script_child, script_parent;
 
 static void run_part(const struct part *p)
 {
@@ -537,12 +537,16 @@ static int forked(int status)
 		line("child exited %d", WEXITSTATUS(st));
 	else
 		line("child killed by signal %d", WTERMSIG(st));
-	for (unsigned n = scripted ? 0 : pick(3); n > 0; n--)
-		random_step();
+	if (scripted)
+		run_part(&script_parent);
+	else
+		for (unsigned n = pick(3); n > 0; n--)
+			random_step();
 	return status;
 }
 
-/* "script:STEP... [handler: STEP...] [child: STEP...] ENDING [status=N]" */
+/* "script:STEP... [handler: STEP...] [child: STEP...] [parent: STEP...]
+ * ENDING [status=N]": the parent's steps run after its child ended. */
 static enum ending parse_script(char *text, int *status)
 {
 	struct part *p = &script_main;
@@ -562,6 +566,8 @@ static enum ending parse_script(char *text, int *status)
 			p = &script_handler;
 		else if (strcmp(w, "child:") == 0)
 			p = &script_child;
+		else if (strcmp(w, "parent:") == 0)
+			p = &script_parent;
 		else if (p->n < MAX_PART)
 			p->step[p->n++] = w;
 	}

@@ -8,8 +8,12 @@
 #                           why
 #   diff_run TAG KIND PRE MODE SEED
 #                           one run of diff-driver SEED: KIND fake (the fake
-#                           module, two slots) or spy (SoftHSM2 through
-#                           pkcs11-spy, the token restored first); PRE ""
+#                           module, two slots), odd (odd-module: a token
+#                           whose login a forked child shares) or spy
+#                           (SoftHSM2 through
+#                           pkcs11-spy, the token restored first;
+#                           DIFF_FAKE_ENV: more VAR=VALUE words for the
+#                           fake module); PRE ""
 #                           or lib; MODE the P11LOGOUT_MODE.  Leaves TAG.out,
 #                           .err, .rc and .trace (the module's log or the
 #                           spy's trace, with the driver's "diff:" marks)
@@ -33,9 +37,10 @@
 
 DIFF_DRIVER=$P11L_TEST_BUILDDIR/diff-driver
 DIFF_FAKE=$P11L_TEST_BUILDDIR/.libs/fake-module.so
+DIFF_ODD=$P11L_TEST_BUILDDIR/.libs/odd-module.so
 
 diff_fixture() {
-	p11l_fixture "$P11L_LIB" "$DIFF_DRIVER" "$DIFF_FAKE"
+	p11l_fixture "$P11L_LIB" "$DIFF_DRIVER" "$DIFF_FAKE" "$DIFF_ODD"
 	p11l_hermetic
 	unset PKCS11SPY PKCS11SPY_OUTPUT DIFF_MARK DIFF_SHOW DIFF_LATE_USE
 	. "$P11L_TEST_SRCDIR/softhsm-setup.sh"
@@ -59,9 +64,11 @@ diff_run() {
 		cp -a "$T/tokens.pristine" "$P11L_TMP/softhsm/tokens"
 		set -- PKCS11SPY="$P11L_SOFTHSM" PKCS11SPY_OUTPUT="$T/$d_tag.trace" DIFF_SPIN=0 \
 			"$DIFF_DRIVER" "$d_seed" "$P11L_SPY" "$P11L_PIN" "$P11L_SO_PIN"
+	elif [ "$d_kind" = odd ]; then
+		set -- ODD_LOG="$T/$d_tag.trace" "$DIFF_DRIVER" "$d_seed" "$DIFF_ODD" "$PIN" "$PIN"
 	else
 		set -- FAKE_LOG="$T/$d_tag.trace" FAKE_SLOTS=2 FAKE_PIN="$PIN" \
-			"$DIFF_DRIVER" "$d_seed" "$DIFF_FAKE" "$PIN" "$PIN"
+			${DIFF_FAKE_ENV:-} "$DIFF_DRIVER" "$d_seed" "$DIFF_FAKE" "$PIN" "$PIN"
 	fi
 	# The valgrind step (P11L_VG) runs the preloaded driver under memcheck.
 	if [ -n "$d_pre" ]; then
@@ -92,6 +99,17 @@ diff_calls() {
 			/^Returned:/ { rv = $3; flush() }
 			END { flush() }
 		' "$T/$1.trace"
+	elif [ "$2" = odd ]; then
+		awk '
+			/^diff: / { print; next }
+			$1 == "odd" && $2 ~ /^C_/ {
+				name = $2; sub(/\(.*/, "", name)
+				slot = "-"; h = "-"
+				if (match($0, /\(slot [0-9]+\)/)) slot = substr($0, RSTART + 6, RLENGTH - 7)
+				else if (match($0, /\([0-9]+\)/)) h = substr($0, RSTART + 1, RLENGTH - 2)
+				print name, $NF, "h=" h, "slot=" slot, "out=-", "user=-"
+			}
+		' "$T/$1.trace"
 	else
 		awk '
 			/^diff: / { print; next }
@@ -114,6 +132,9 @@ diff_calls() {
 # module's C_Finalize or C_Initialize, and on SoftHSM2 (spy) with the close
 # of the slot's last session too.  The fake module keeps it until then.
 diff_left_in() {
+	# odd-module logs no user type (a context-specific login looks like a
+	# login): its runs are compared, not counted.
+	[ "$2" = odd ] && { echo 0; return; }
 	diff_calls "$1" "$2" | awk -v kind="$2" '
 		function v(f) { sub(/^[a-z]+=/, "", f); return f }
 		function reset() { for (k in sess) delete sess[k]; for (k in n) delete n[k]

@@ -56,4 +56,34 @@ for kind in fake spy; do
 		"open=slot0/rw open=slot0/rw login=s2/user close=s1 handler: close=s1 close=bogus logout=bogus close=s2 close=s2 exit" \
 		"$kind, mode finalize: closing or logging out a handle the release did not end gets CKR_SESSION_HANDLE_INVALID"
 done
+
+# The release's own session, opened to log out a slot whose sessions the
+# program had closed, gets the handle of one of those (a module that hands
+# out the lowest free handle): the program's close of that stale handle
+# is the module's to answer, CKR_SESSION_HANDLE_INVALID.
+DIFF_FAKE_ENV=FAKE_REUSE_HANDLES=1 case_ fake-temp-session fake "logout close finalize" \
+	"open=slot0/rw login=s1/user close=s1 handler: close=s1 logout=s1 exit" \
+	"a stale handle equal to the release's own session gets CKR_SESSION_HANDLE_INVALID"
+
+# A forked child on its parent's initialised module, whose token shares
+# the login with it (odd-module, as a YubiHSM's session): the child's
+# C_Login answered CKR_USER_ALREADY_LOGGED_IN is its parent's login, and
+# the child's exit leaves it: the parent is still logged in after it.
+case_ odd-fork-already odd "logout close finalize" \
+	"open=slot0/rw login=s1/user child: login=s1/user parent: info=s1 logout=s1 fork" \
+	"a forked child's CKR_USER_ALREADY_LOGGED_IN is its parent's login: not logged out at the child's exit"
+
+# quick_exit: an at_quick_exit handler registered before the first login
+# runs after the release and logs in again; that login is released too,
+# as it is at exit().  (What it is answered differs: README "Limits".)
+q="open=slot0/rw login=s1/user handler: open=slot0/rw login=s2/user"
+for end in quick_exit exit; do
+	diff_run "q-$end-without" fake "" logout "script:$q $end"
+	diff_run "q-$end-with" fake lib logout "script:$q $end"
+	check "$end: the late handler's login stays without the library (control)" \
+		[ "$(diff_left_in "q-$end-without" fake)" = 1 ]
+	check "$end: the late handler's login is released with the library" \
+		[ "$(diff_left_in "q-$end-with" fake)" = 0 ]
+	check "$end: the same status" [ "$(cat "$T/q-$end-with.rc")" = "$(cat "$T/q-$end-without.rc")" ]
+done
 done_testing
