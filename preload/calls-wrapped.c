@@ -129,15 +129,14 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 	release_leave(r);
 	if (w.tries)
 		log_waited(m, "C_OpenSession", &w, rv);
-	/* The release's own session, for a logout, is closed by the release
-	 * and is never the program's: not recorded, so not among what the
-	 * release ended, and a released handle it gets stays released. */
-	if (rv == CKR_OK && session && r != 1) {
+	if (rv == CKR_OK && session) {
 		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
-		/* A released handle the module hands out again is real again. */
+		/* A released handle the module hands out again is real again,
+		 * except to the release's own session, never the program's. */
 		CK_SLOT_ID was;
-		p11l_released_find(m, session, &was, 1);
+		if (r != 1)
+			p11l_released_find(m, session, &was, 1);
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)

@@ -197,8 +197,14 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	p11l_lock();
 	p11l_record_login_remove(m, slot, P11L_ALL_RECORDS);
 	p11l_unlock();
-	/* Our own session (not recorded, see p11l_C_OpenSession). */
+	/* Our own session is closed as it is not the program's: out of the
+	 * record first, so that it is not kept among what the release ended
+	 * (a stale handle of the program's equal to it is the module's to
+	 * answer). */
 	if (!have && !given_up()) {
+		p11l_lock();
+		p11l_record_session_remove(m, h);
+		p11l_unlock();
 		rv = p11l_C_CloseSession(set, h);
 		log_call(m, slot, "C_CloseSession", h, rv);
 	}
