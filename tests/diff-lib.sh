@@ -59,24 +59,28 @@ diff_run() {
 	d_tag=$1 d_kind=$2 d_pre=$3 d_mode=$4 d_seed=$5
 	rm -f "$T/$d_tag.trace"
 	[ "$d_pre" = lib ] && d_pre="$(p11l_preload)"
+	d_pin=$PIN d_so=$PIN
 	if [ "$d_kind" = spy ]; then
 		rm -rf "$P11L_TMP/softhsm/tokens"
 		cp -a "$T/tokens.pristine" "$P11L_TMP/softhsm/tokens"
-		set -- PKCS11SPY="$P11L_SOFTHSM" PKCS11SPY_OUTPUT="$T/$d_tag.trace" DIFF_SPIN=0 \
-			"$DIFF_DRIVER" "$d_seed" "$P11L_SPY" "$P11L_PIN" "$P11L_SO_PIN"
+		d_mod=$P11L_SPY d_pin=$P11L_PIN d_so=$P11L_SO_PIN
+		set -- PKCS11SPY="$P11L_SOFTHSM" PKCS11SPY_OUTPUT="$T/$d_tag.trace" DIFF_SPIN=0
 	elif [ "$d_kind" = odd ]; then
-		set -- ODD_LOG="$T/$d_tag.trace" "$DIFF_DRIVER" "$d_seed" "$DIFF_ODD" "$PIN" "$PIN"
+		d_mod=$DIFF_ODD
+		set -- ODD_LOG="$T/$d_tag.trace"
 	else
-		set -- FAKE_LOG="$T/$d_tag.trace" FAKE_SLOTS=2 FAKE_PIN="$PIN" \
-			${DIFF_FAKE_ENV:-} "$DIFF_DRIVER" "$d_seed" "$DIFF_FAKE" "$PIN" "$PIN"
+		d_mod=$DIFF_FAKE
+		set -- FAKE_LOG="$T/$d_tag.trace" FAKE_SLOTS=2 FAKE_PIN="$PIN" ${DIFF_FAKE_ENV:-}
 	fi
 	# The valgrind step (P11L_VG) runs the preloaded driver under memcheck.
 	if [ -n "$d_pre" ]; then
 		env LD_PRELOAD="$d_pre" P11LOGOUT_MODE="$d_mode" DIFF_MARK="$T/$d_tag.trace" \
-			timeout 30 env $P11L_VG "$@" >"$T/$d_tag.out" 2>"$T/$d_tag.err" </dev/null
+			timeout 60 env "$@" $P11L_VG "$DIFF_DRIVER" "$d_seed" "$d_mod" "$d_pin" "$d_so" \
+			>"$T/$d_tag.out" 2>"$T/$d_tag.err" </dev/null
 	else
 		env -u LD_PRELOAD P11LOGOUT_MODE="$d_mode" DIFF_MARK="$T/$d_tag.trace" \
-			timeout 30 env "$@" >"$T/$d_tag.out" 2>"$T/$d_tag.err" </dev/null
+			timeout 60 env "$@" "$DIFF_DRIVER" "$d_seed" "$d_mod" "$d_pin" "$d_so" \
+			>"$T/$d_tag.out" 2>"$T/$d_tag.err" </dev/null
 	fi
 	echo $? >"$T/$d_tag.rc"
 	[ -f "$T/$d_tag.trace" ] || : >"$T/$d_tag.trace"

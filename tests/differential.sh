@@ -50,9 +50,13 @@ for kind in fake odd spy; do
 	odd) name="odd-module (a login shared with forked children)" ;;
 	spy) name="SoftHSM2 through pkcs11-spy" ;;
 	esac
-	[ "$kind" = odd ] ||
-		check "$name: without the library, programs leave logins at the module (control: $leaked of $count)" \
-			[ "$leaked" -gt 0 ]
+	# The control: the count sees a login left, on a program that leaves
+	# one, without the library.
+	if [ "$kind" != odd ]; then
+		diff_run "$kind-control" "$kind" "" logout "script:open=slot0/rw login=s1/user exit"
+		check "$name: without the library, a program that exits logged in leaves its login at the module (control; $leaked of $count seeds did)" \
+			[ "$(diff_left_in "$kind-control" "$kind")" = 1 ]
+	fi
 	diag "$name: $finalized of $count programs call the module after their own C_Finalize"
 	for mode in logout close finalize; do
 		grep " $mode: " "$T/$kind.found" >"$T/$kind.$mode" || :
