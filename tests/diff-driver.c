@@ -254,7 +254,9 @@ static void do_login(void)
 					    (CK_ULONG)strlen(p));
 
 	line("C_Login(%s, %s) -> %s", S(s), kinds[k], RV(rv));
-	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+	/* What arms the library's exit handler (a context-specific login
+	 * does not). */
+	if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) && u != CKU_CONTEXT_SPECIFIC)
 		logged_once = 1;
 }
 
