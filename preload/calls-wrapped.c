@@ -52,7 +52,10 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 	/* A forked child that initialises the module starts afresh: what it
 	 * inherited belongs to its parent, and must never be logged out here. */
 	if (rv == CKR_OK) {
+		pid_t login = __atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE);
+
 		p11l_lock();
+		m->parent_logged_in = login != 0 && login != getpid();
 		p11l_record_forget_other_processes(m);
 		/* A fresh start: nothing of ours is left to answer for. */
 		p11l_released_forget(m, NULL, 1);
@@ -104,6 +107,7 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 		if (!in_release)
 			p11l_released_forget(m, NULL, 1);
 		m->finalized_by_release = r == 1;
+		m->parent_logged_in = 0;
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
@@ -261,12 +265,16 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return;
-	/* A forked child that goes on with its parent's initialised module:
-	 * a login the token already has is its parent's (a YubiHSM's session
-	 * is shared through the inherited connection), never the child's to
-	 * log out. */
+	/* A forked child that goes on with its parent's initialised module,
+	 * or initialised it again while its parent was logged in: a login
+	 * the token already has is its parent's (a YubiHSM's session is
+	 * shared through the inherited connection), never the child's to log
+	 * out. */
+	p11l_lock();
+	int parent = m->parent_logged_in;
+	p11l_unlock();
 	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
-	    __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != getpid()) {
+	    (parent || __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != getpid())) {
 		p11l_log("%s: session %lu: already logged in by the process that initialised the module; not recorded",
 			 m->path, h);
 		return;

@@ -72,6 +72,9 @@ DIFF_FAKE_ENV=FAKE_REUSE_HANDLES=1 case_ fake-temp-session fake "logout close fi
 case_ odd-fork-already odd "logout close finalize" \
 	"open=slot0/rw login=s1/user child: login=s1/user parent: info=s1 logout=s1 fork" \
 	"a forked child's CKR_USER_ALREADY_LOGGED_IN is its parent's login: not logged out at the child's exit"
+case_ odd-fork-init-already odd "logout close finalize" \
+	"open=slot0/rw login=s1/user child: initialize=locking open=slot0/rw login=s2/user parent: info=s1 logout=s1 fork" \
+	"the same for a child that initialises the module again while its parent is logged in"
 
 # quick_exit: an at_quick_exit handler registered before the first login
 # runs after the release and logs in again; that login is released too,
