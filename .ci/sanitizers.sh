@@ -125,11 +125,14 @@ check tsan ci-build-tsan \
 # alone, which ASan covers; robust-setuid.sh skips itself.
 step "valgrind memcheck, robustness tests"
 build ci-build-valgrind CFLAGS="-O1 -g"
-check valgrind-robust ci-build-valgrind P11L_VALGRIND=1 -- \
+# differential.sh: 30 seeds, each preloaded run under memcheck (its status
+# 99 on an error is a divergence).
+check valgrind-robust ci-build-valgrind P11L_VALGRIND=1 P11L_DIFF_SEEDS=30 -- \
 	-C tests -j2 check TESTS="robust-fork.sh \
 		robust-threads.sh robust-unload.sh robust-openssl.sh \
 		robust-stuck.sh robust-twice.sh robust-misbehave.sh \
-		list-bounds.sh exit-release.sh signal-release.sh"
+		list-bounds.sh exit-release.sh signal-release.sh \
+		differential.sh diff-regress.sh"
 
 # --- (d) valgrind memcheck, integration tests -------------------------------
 # Each process that has the library preloaded runs under valgrind: openssl

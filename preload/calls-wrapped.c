@@ -17,6 +17,29 @@ static void log_waited(struct p11l_module *m, const char *what,
 		 what, w->tries, p11l_ckr_name(rv, b));
 }
 
+/* The release's calls enter the wrapped entries of the outermost module,
+ * and a proxy (pkcs11-spy, p11-kit-proxy) forwards them, on the same
+ * thread, to the inner module's wrapped entries.  Only the outermost keeps
+ * what the release ended: it answers the program's clean-up, and an inner
+ * one that kept it too would answer a second close, logout or finalize as
+ * well.  Only the releasing thread touches the depth: no lock. */
+static unsigned release_depth;
+
+/* 0 outside a release, 1 for a call of the release itself, 2 for one a
+ * proxy forwarded from it; release_leave after the module's answer. */
+static int release_enter(void)
+{
+	if (!p11l_in_release())
+		return 0;
+	return ++release_depth == 1 ? 1 : 2;
+}
+
+static void release_leave(int r)
+{
+	if (r)
+		release_depth--;
+}
+
 CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 {
 	struct p11l_module *m = p11l_set_module(set);
@@ -29,7 +52,10 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 	/* A forked child that initialises the module starts afresh: what it
 	 * inherited belongs to its parent, and must never be logged out here. */
 	if (rv == CKR_OK) {
+		pid_t login = __atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE);
+
 		p11l_lock();
+		m->parent_logged_in = login != 0 && login != getpid();
 		p11l_record_forget_other_processes(m);
 		/* A fresh start: nothing of ours is left to answer for. */
 		p11l_released_forget(m, NULL, 1);
@@ -69,11 +95,19 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 	 * refuses the call and the program goes on logged in, as without us. */
 	if (!in_release && !reserved)
 		p11l_finalize_logout(set);
+	int r = release_enter();
 	rv = f(reserved);
+	release_leave(r);
 	if (rv == CKR_OK) {
 		p11l_lock();
 		p11l_record_clear(m, stamp);
-		m->finalized_by_release = in_release;
+		/* After the program's own finalize, what our release ended is
+		 * gone for it too: its later calls get the module's
+		 * CKR_CRYPTOKI_NOT_INITIALIZED, as without us. */
+		if (!in_release)
+			p11l_released_forget(m, NULL, 1);
+		m->finalized_by_release = r == 1;
+		m->parent_logged_in = 0;
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
@@ -92,17 +126,21 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	int r = release_enter();
 	do
 		rv = f(slot, flags, app, notify, session);
 	while (p11l_wait_again(&w, rv));
+	release_leave(r);
 	if (w.tries)
 		log_waited(m, "C_OpenSession", &w, rv);
 	if (rv == CKR_OK && session) {
 		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
-		/* A released handle the module hands out again is real again. */
+		/* A released handle the module hands out again is real again,
+		 * except to the release's own session, never the program's. */
 		CK_SLOT_ID was;
-		p11l_released_find(m, session, &was, 1);
+		if (r != 1)
+			p11l_released_find(m, session, &was, 1);
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
@@ -118,7 +156,7 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 {
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_CloseSession f = (CK_C_CloseSession)p11l_real(set, P11L_CALL_C_CloseSession);
-	int in_release = p11l_in_release(), released;
+	int in_release = p11l_in_release(), released, finalized;
 	CK_SLOT_ID slot;
 	CK_RV rv;
 
@@ -127,14 +165,22 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 	/* A session our release closed: closed now, as the program asks. */
 	p11l_lock();
 	released = !in_release && p11l_released_find(m, &session, &slot, 1);
+	finalized = !in_release && m->finalized_by_release;
 	p11l_unlock();
 	if (released)
 		return CKR_OK;
+	/* Our release finalized the module and closed every session the
+	 * program had: any other handle is one the module, still
+	 * initialised without us, would not know. */
+	if (finalized)
+		return CKR_SESSION_HANDLE_INVALID;
+	int r = release_enter();
 	rv = f(session);
+	release_leave(r);
 	if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID ||
 	    rv == CKR_SESSION_CLOSED) {
 		p11l_lock();
-		if (in_release && p11l_record_session_slot(m, session, &slot))
+		if (r == 1 && p11l_record_session_slot(m, session, &slot))
 			released = !p11l_released_add(m, slot, &session);
 		p11l_record_session_remove(m, session);
 		p11l_unlock();
@@ -219,6 +265,20 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return;
+	/* A forked child that goes on with its parent's initialised module,
+	 * or initialised it again while its parent was logged in: a login
+	 * the token already has is its parent's (a YubiHSM's session is
+	 * shared through the inherited connection), never the child's to log
+	 * out. */
+	p11l_lock();
+	int parent = m->parent_logged_in;
+	p11l_unlock();
+	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
+	    (parent || __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != getpid())) {
+		p11l_log("%s: session %lu: already logged in by the process that initialised the module; not recorded",
+			 m->path, h);
+		return;
+	}
 	if (!session_slot(set, h, &slot)) {
 		p11l_log("%s: session %lu: login not recorded: no slot", m->path, h);
 		return;
@@ -290,6 +350,7 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 	CK_C_Logout f = (CK_C_Logout)p11l_real(set, P11L_CALL_C_Logout);
 	unsigned long stamp = p11l_stamp();
 	int in_release = p11l_in_release(), closed = 0, any = 0, login = 0;
+	int finalized = 0;
 	CK_SLOT_ID slot;
 	CK_RV rv;
 
@@ -303,8 +364,10 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 		p11l_lock();
 		closed = p11l_released_find(m, &session, &slot, 0);
 		any = m->nreleased > 0;
+		finalized = m->finalized_by_release;
 		p11l_unlock();
-		if (closed || (any && session_slot(set, session, &slot))) {
+		/* A finalized module is not asked for a session's slot. */
+		if (closed || (any && !finalized && session_slot(set, session, &slot))) {
 			p11l_lock();
 			login = p11l_released_find(m, NULL, &slot, 1);
 			p11l_unlock();
@@ -313,13 +376,18 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 			if (closed)
 				return CKR_USER_NOT_LOGGED_IN;
 		}
+		/* As in C_CloseSession: no other session is left. */
+		if (finalized)
+			return CKR_SESSION_HANDLE_INVALID;
 	}
+	int r = release_enter();
 	rv = f(session);
+	release_leave(r);
 	if ((rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) &&
 	    session_slot(set, session, &slot)) {
 		p11l_lock();
 		p11l_record_login_remove(m, slot, stamp);
-		if (in_release && rv == CKR_OK && !p11l_released_add(m, slot, NULL))
+		if (r == 1 && rv == CKR_OK && !p11l_released_add(m, slot, NULL))
 			login = 1;
 		p11l_unlock();
 		if (login)

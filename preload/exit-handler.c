@@ -197,6 +197,17 @@ static void release_slot(struct p11l_module *m, CK_SLOT_ID slot)
 	p11l_lock();
 	p11l_record_login_remove(m, slot, P11L_ALL_RECORDS);
 	p11l_unlock();
+	/* Our own session is closed as it is not the program's: out of the
+	 * record first, so that it is not kept among what the release ended
+	 * (a stale handle of the program's equal to it is the module's to
+	 * answer). */
+	if (!have && !given_up()) {
+		p11l_lock();
+		p11l_record_session_remove(m, h);
+		p11l_unlock();
+		rv = p11l_C_CloseSession(set, h);
+		log_call(m, slot, "C_CloseSession", h, rv);
+	}
 
 	close_sessions(m, &slot);
 }
@@ -546,6 +557,9 @@ static int register_exit(void)
 /* quick_exit() runs these handlers only; its status is not passed on. */
 static void quick_exit_handler(void)
 {
+	/* As at exit: a login made by a later at_quick_exit handler of the
+	 * program's registers this handler again, and glibc runs it. */
+	__atomic_store_n(&armed, 0, __ATOMIC_RELEASE);
 	p11l_release_all_bounded("quick_exit");
 }
 

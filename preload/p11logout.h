@@ -174,6 +174,10 @@ struct p11l_module {
 	size_t nreleased, capreleased;
 	/* A release of ours finalized the module. */
 	int finalized_by_release;
+	/* This process, a forked child, initialised the module while its
+	 * parent was logged in: an answer "already logged in" may be the
+	 * parent's login, on a token that shares it. */
+	int parent_logged_in;
 };
 
 /* entry-table.c: our entry points, one per wrapped call for each entry set
