@@ -126,6 +126,22 @@ static int parse_text(const char *v, struct p11l_config *c, size_t off)
 	return 1;
 }
 
+/* Patterns separated by ':', none longer than module-select.c matches:
+ * a pattern it could not use would leave its module unwrapped, silently. */
+static int parse_modules(const char *v, struct p11l_config *c, size_t off)
+{
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len > P11L_PATTERN_MAX)
+			return 0;
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return parse_text(v, c, off);
+}
+
 /* A list of signal names (TERM, INT, HUP, QUIT, PIPE, USR1, USR2, ALRM,
  * with or without SIG), separated by ',' or blanks; empty: off. */
 static const struct { char name[5]; int sig; } signal_names[] = {
@@ -195,8 +211,9 @@ static const struct setting {
 	  offsetof(struct p11l_config, mode), "logout, close or finalize" },
 	{ "log", "P11LOGOUT_LOG", parse_log,
 	  offsetof(struct p11l_config, log_syslog), "stderr or syslog" },
-	{ "modules", "P11LOGOUT_MODULES", parse_text,
-	  offsetof(struct p11l_config, modules), "a list of patterns" },
+	{ "modules", "P11LOGOUT_MODULES", parse_modules,
+	  offsetof(struct p11l_config, modules),
+	  "a list of patterns of at most " P11L_DECIMAL(P11L_PATTERN_MAX) " bytes" },
 	{ "module", "P11LOGOUT_MODULE", parse_text,
 	  offsetof(struct p11l_config, module), "the path of a PKCS#11 module" },
 	{ "signals", "P11LOGOUT_SIGNALS", parse_signals, 0,

@@ -321,7 +321,10 @@ int p11l_release_begin(const char *why, int wait, unsigned long long *deadline)
 			return 0;
 		}
 		if (s == RUNNING) {
-			if (!wait)
+			/* Asked for from inside the running release (a module's
+			 * call that ends in OPENSSL_cleanup or exit): waiting for
+			 * it would wait for ourselves. */
+			if (!wait || p11l_in_release())
 				return 0;
 			if (bound && p11l_now_ns() >= times_read(&run_deadline)) {
 				p11l_log("%s: another release is still running; not waiting longer", why);

@@ -87,6 +87,7 @@ CK_RV p11l_C_GetInterfaceList(unsigned set, CK_INTERFACE *list, CK_ULONG *count)
 {
 	CK_C_GetInterfaceList g = (CK_C_GetInterfaceList)p11l_real(set, P11L_CALL_C_GetInterfaceList);
 	struct p11l_module *m = p11l_set_module(set);
+	CK_ULONG room = count ? *count : 0;
 	CK_RV rv;
 
 	if (!g)
@@ -95,8 +96,9 @@ CK_RV p11l_C_GetInterfaceList(unsigned set, CK_INTERFACE *list, CK_ULONG *count)
 	if (rv != CKR_OK || !list || !count)
 		return rv;
 	/* The caller owns these entries, so only their list pointers change;
-	 * interfaces other than "PKCS 11" are left as the module gave them. */
-	for (CK_ULONG i = 0; i < *count; i++) {
+	 * interfaces other than "PKCS 11" are left as the module gave them.
+	 * No further than the caller's room, whatever count the module says. */
+	for (CK_ULONG i = 0; i < *count && i < room; i++) {
 		if (!p11l_is_pkcs11_interface(&list[i]))
 			continue;
 		const p11l_function_list *w = p11l_wrap_list(m, list[i].pFunctionList, 0);

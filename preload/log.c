@@ -17,6 +17,15 @@
 #include "p11logout.h"
 #include "libc-late.h"
 
+/* A value, path or module name may hold a newline or an escape sequence:
+ * shown as '?', so that it can neither forge a line of ours nor hide one. */
+static void tame(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+}
+
 static void emit(const char *fmt, va_list ap)
 {
 	char line[512];
@@ -30,6 +39,7 @@ static void emit(const char *fmt, va_list ap)
 		n = 0;
 	len = prefix + ((size_t)n < sizeof line - prefix - 1 ?
 			(size_t)n : sizeof line - prefix - 2);
+	tame(line + prefix, len - prefix);
 	line[len++] = '\n';
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(STDERR_FILENO, line + off, len - off);
@@ -98,6 +108,7 @@ static void emit_syslog(const char *fmt, va_list ap)
 	n = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
 	if (n > 0)
 		len += (size_t)n < sizeof line - (size_t)len ? n : (int)(sizeof line - (size_t)len - 1);
+	tame(line, (size_t)len);
 	pthread_mutex_lock(&syslog_lock);
 	if (!still_ours(syslog_fd))
 		syslog_fd = syslog_connect();

@@ -27,7 +27,7 @@ int p11l_module_selected(const char *path)
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ':');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char pattern[512];
+		char pattern[P11L_PATTERN_MAX + 1];
 
 		if (len > 0 && len < sizeof pattern) {
 			/* Not memcpy: its symbol version (GLIBC_2.14) would be

@@ -328,7 +328,8 @@ void p11l_log(const char *fmt, ...)
 void p11l_warn(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-/* module-select.c */
+/* module-select.c; a longer pattern is refused with the setting. */
+#define P11L_PATTERN_MAX 511
 int p11l_module_selected(const char *path);
 
 /* session-wait.c */
