@@ -102,7 +102,8 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 		int added = p11l_record_session_add(m, *session, slot);
 		/* A released handle the module hands out again is real again. */
 		CK_SLOT_ID was;
-		p11l_released_find(m, session, &was, 1);
+		if (m->nreleased)
+			p11l_released_find(m, session, &was, 1);
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
@@ -125,11 +126,14 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	/* A session our release closed: closed now, as the program asks. */
-	p11l_lock();
-	released = !in_release && p11l_released_find(m, &session, &slot, 1);
-	p11l_unlock();
-	if (released)
-		return CKR_OK;
+	released = !in_release && p11l_released_any(m);
+	if (released) {
+		p11l_lock();
+		released = p11l_released_find(m, &session, &slot, 1);
+		p11l_unlock();
+		if (released)
+			return CKR_OK;
+	}
 	rv = f(session);
 	if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID ||
 	    rv == CKR_SESSION_CLOSED) {

@@ -168,6 +168,9 @@ struct p11l_module {
 	unsigned nlists;
 	struct p11l_session *sessions;
 	size_t nsessions, capsessions;
+	/* The sessions by handle (login-record.c); NULL: none, scan. */
+	size_t *session_index;
+	size_t index_mask;
 	struct p11l_login *logins;
 	size_t nlogins, caplogins;
 	struct p11l_released *released;
@@ -244,6 +247,9 @@ int p11l_record_login_with_session(struct p11l_module *m,
 	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
+/* getpid() without a system call; p11l_self_forked in a fork's child. */
+pid_t p11l_self(void);
+void p11l_self_forked(void);
 #define P11L_ALL_RECORDS (~0UL)
 void p11l_record_forget_other_processes(struct p11l_module *m);
 int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
@@ -251,6 +257,7 @@ int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
 	const CK_SESSION_HANDLE *h);
 int p11l_released_find(struct p11l_module *m,
 	const CK_SESSION_HANDLE *h, CK_SLOT_ID *slot, int take);
+int p11l_released_any(struct p11l_module *m);
 size_t p11l_released_forget(struct p11l_module *m,
 	const CK_SLOT_ID *slot, int login);
 

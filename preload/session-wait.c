@@ -185,10 +185,10 @@ static int backoff(struct p11l_wait *w, uint64_t left)
 
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 {
-	unsigned wait = p11l_config()->wait;
+	unsigned wait;
 	uint64_t now;
 
-	if (rv != CKR_SESSION_COUNT || wait == 0)
+	if (rv != CKR_SESSION_COUNT || (wait = p11l_config()->wait) == 0)
 		return wait_done(w, rv);
 	now = now_ms();
 	if (!w->started) {
