@@ -77,6 +77,7 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
+		p11l_place_give(m, NULL);
 	}
 	return rv;
 }
@@ -255,6 +256,7 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	CK_C_LoginUser fu = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
 	int recorded = user == CKU_USER || user == CKU_SO;
 	struct p11l_wait w = { .module = m };
+	CK_SLOT_ID place_slot = CK_UNAVAILABLE_INFORMATION;
 	unsigned long order;
 	CK_RV rv;
 
@@ -263,12 +265,22 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	/* Taken as the call enters: at exit, logins are released in this
 	 * order, so the outer module of a proxy chain goes before the inner. */
 	order = p11l_stamp();
+	/* P11LOGOUT_MAX_SESSIONS: no place free, no call. */
+	if (recorded && p11l_config()->max_sessions) {
+		if (!session_slot(set, session, &place_slot))
+			place_slot = CK_UNAVAILABLE_INFORMATION;
+		rv = p11l_place_take(m, place_slot);
+		if (rv != CKR_OK)
+			return rv;
+	}
 	do
 		rv = by_name ? fu(session, user, pin, pin_len, username, username_len) :
 			       f(session, user, pin, pin_len);
 	while (recorded && p11l_wait_again(&w, rv));
 	if (!recorded)
 		return rv;
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+		p11l_place_give(m, &place_slot);
 	if (w.tries)
 		log_waited(m, by_name ? "C_LoginUser" : "C_Login", &w, rv);
 	login_done(set, session, user, order, rv);
@@ -326,6 +338,7 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 		if (in_release && rv == CKR_OK && !p11l_released_add(m, slot, NULL))
 			login = 1;
 		p11l_unlock();
+		p11l_place_give(m, &slot);
 		if (login)
 			p11l_log("%s: slot %lu: out of memory; the program's own logout will reach the module",
 				 m->path, slot);

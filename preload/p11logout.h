@@ -22,6 +22,8 @@
  * Around it:
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
  *   session-wait.c    retrying a login refused for lack of sessions
+ *   session-places.c  the opt-in limit on logins from this host
+ *   lock-file.c       the lock files of both, safe in shared directories
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
  *   libc-late.c       libc functions looked up at the first module
  *   log.c             diagnostics to stderr or syslog
@@ -318,7 +320,11 @@ struct p11l_config {
 	char *module;
 	/* P11LOGOUT_SIGNALS: bit N set releases on signal N; 0: off. */
 	unsigned long signals;
+	/* P11LOGOUT_MAX_SESSIONS: logins per module from this host at a
+	 * time; 0: no limit. */
+	unsigned max_sessions;
 };
+#define P11L_MAX_PLACES 256
 /* Signals the setting may name are below this. */
 #define P11L_MAX_SIGNAL 32
 #define P11L_DEFAULT_TIMEOUT 5
@@ -345,6 +351,16 @@ struct p11l_wait {
 	int fd, queue, held;
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
+
+/* session-places.c: P11LOGOUT_MAX_SESSIONS.  Take before a login reaches
+ * the module (CKR_SESSION_COUNT: none free, do not call it); give back
+ * after its logout or C_Finalize (SLOT NULL: all of the module's). */
+CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot);
+void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot);
+
+/* lock-file.c: the user's lock file p11logout-KIND-UID-HASH(MODULE)TAIL,
+ * or -1. */
+int p11l_lock_file(const char *kind, const char *module, const char *tail);
 
 /* ckr-names.c */
 const char *p11l_ckr_name(CK_RV rv, char buf[32]);

@@ -108,40 +108,15 @@ static void hold(struct p11l_wait *w)
 	}
 }
 
-/* The lock file of this user and module: in $XDG_RUNTIME_DIR, the user's
- * own, when it is set (and if it is unusable there, none); else in
- * /run/lock, else /tmp.  In a shared directory another user could create
- * our name first, so the file must be ours and not a link. */
+/* The queue's lock file (lock-file.c). */
 static int queue_open(const char *module)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	const char *xdg = p11l_libc.secure_getenv("XDG_RUNTIME_DIR");
-	const char *dirs[2] = { "/run/lock", "/tmp" };
-	uint64_t h = 14695981039346656037u;	/* FNV-1a */
-	char path[4096];
-	struct stat st;
+	int fd = p11l_lock_file("wait", module, "");
 
-	if (xdg && xdg[0] == '/')
-		dirs[0] = xdg, dirs[1] = NULL;
-	for (const char *p = module ? module : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	for (int i = 0; i < 2 && dirs[i]; i++) {
-		int n, fd;
-
-		n = snprintf(path, sizeof path, "%s/p11logout-wait-%lu-%016llx",
-			     dirs[i], (unsigned long)p11l_libc.geteuid(), (unsigned long long)h);
-		if (n < 0 || (size_t)n >= sizeof path)
-			continue;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-		if (fd < 0)
-			continue;
-		if (p11l_libc.fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == p11l_libc.geteuid()) {
-			pthread_once(&once, register_atfork);
-			return fd;
-		}
-		close(fd);
-	}
-	return -1;
+	if (fd >= 0)
+		pthread_once(&once, register_atfork);
+	return fd;
 }
 
 static void queue_leave(struct p11l_wait *w)
