@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,4 +49,21 @@ int p11l_lock_file(const char *kind, const char *module, const char *tail)
 		close(fd);
 	}
 	return -1;
+}
+
+/* An OFD lock (CMD F_OFD_SETLK, F_OFD_SETLKW) of TYPE on LEN bytes from
+ * START: 0 when done, -1 when not.  With F_OFD_GETLK: 1 when no other
+ * open file holds a lock there, 0 when one does, -1 on error. */
+int p11l_range_lock(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = len;
+	if (p11l_libc.fcntl(fd, cmd, &fl) != 0)
+		return -1;
+	return cmd == F_OFD_GETLK ? fl.l_type == F_UNLCK : 0;
 }

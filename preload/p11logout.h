@@ -341,6 +341,7 @@ void p11l_warn(const char *fmt, ...)
 int p11l_module_selected(const char *path);
 
 /* session-wait.c */
+#define P11L_ASKERS_MAX 32
 struct p11l_wait {
 	struct p11l_module *module;	/* set by the caller: whose lock file */
 	int started;
@@ -348,7 +349,11 @@ struct p11l_wait {
 	unsigned long long start, deadline;
 	unsigned delay;
 	unsigned seed;
-	int fd, queue, held;
+	int queue, held;
+	/* The asker's lock held, and its number. */
+	int fd, index;
+	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet. */
+	int files[P11L_ASKERS_MAX];
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 
@@ -361,6 +366,7 @@ void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot);
 /* lock-file.c: the user's lock file p11logout-KIND-UID-HASH(MODULE)TAIL,
  * or -1. */
 int p11l_lock_file(const char *kind, const char *module, const char *tail);
+int p11l_range_lock(int fd, int cmd, short type, off_t start, off_t len);
 
 /* ckr-names.c */
 const char *p11l_ckr_name(CK_RV rv, char buf[32]);

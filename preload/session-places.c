@@ -106,20 +106,6 @@ static int find_held(struct p11l_module *m, CK_SLOT_ID slot)
 	return -1;
 }
 
-static int range_lock(int fd, int cmd, short type, off_t start, off_t len)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = start;
-	fl.l_len = len;
-	if (p11l_libc.fcntl(fd, cmd, &fl) != 0)
-		return -1;
-	return cmd == F_OFD_GETLK ? fl.l_type == F_UNLCK : 0;
-}
-
 static off_t ticket_offset(uint64_t t)
 {
 	/* A 32-bit off_t wraps the line once in a billion tickets. */
@@ -135,19 +121,19 @@ static int64_t ticket_take(int q)
 	for (int tries = 0; tries < 64; tries++) {
 		uint64_t t = 0;
 
-		if (range_lock(q, F_OFD_SETLKW, F_WRLCK, 0, 1) != 0)
+		if (p11l_range_lock(q, F_OFD_SETLKW, F_WRLCK, 0, 1) != 0)
 			return -1;
 		if (p11l_libc.pread(q, &t, sizeof t, 8) != (ssize_t)sizeof t)
 			t = 0;
 		t++;
 		if (p11l_libc.pwrite(q, &t, sizeof t, 8) != (ssize_t)sizeof t) {
-			range_lock(q, F_OFD_SETLK, F_UNLCK, 0, 1);
+			p11l_range_lock(q, F_OFD_SETLK, F_UNLCK, 0, 1);
 			return -1;
 		}
-		range_lock(q, F_OFD_SETLK, F_UNLCK, 0, 1);
+		p11l_range_lock(q, F_OFD_SETLK, F_UNLCK, 0, 1);
 		/* Taken already: a waiter killed before it wrote the number
 		 * back, or the 32-bit wrap. */
-		if (range_lock(q, F_OFD_SETLK, F_WRLCK, ticket_offset(t), 1) == 0)
+		if (p11l_range_lock(q, F_OFD_SETLK, F_WRLCK, ticket_offset(t), 1) == 0)
 			return (int64_t)t;
 	}
 	return -1;
@@ -159,9 +145,9 @@ static unsigned turn_in(int q, uint64_t t)
 	off_t at = ticket_offset(t);
 	off_t near = at - TICKET_BASE > NEAR ? at - NEAR : TICKET_BASE;
 
-	if (range_lock(q, F_OFD_GETLK, F_WRLCK, TICKET_BASE, at - TICKET_BASE) == 1)
+	if (p11l_range_lock(q, F_OFD_GETLK, F_WRLCK, TICKET_BASE, at - TICKET_BASE) == 1)
 		return 0;
-	if (range_lock(q, F_OFD_GETLK, F_WRLCK, near, at - near) == 1)
+	if (p11l_range_lock(q, F_OFD_GETLK, F_WRLCK, near, at - near) == 1)
 		return NEAR_POLL_MS;
 	return FAR_POLL_MS;
 }
