@@ -352,8 +352,10 @@ struct p11l_wait {
 	int queue, held;
 	/* The asker's lock held, and its number. */
 	int fd, index;
-	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet. */
-	int files[P11L_ASKERS_MAX];
+	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet:
+	 * P11L_ASKERS_MAX of them, allocated at the first refusal (every
+	 * C_OpenSession has one of these on its stack). */
+	int *files;
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 

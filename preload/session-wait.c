@@ -167,9 +167,11 @@ static void queue_leave(struct p11l_wait *w)
 	if (w->held)
 		__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
 	w->held = 0;
-	for (int i = 0; i < P11L_ASKERS_MAX; i++)
+	for (int i = 0; w->files && i < P11L_ASKERS_MAX; i++)
 		if (w->files[i] > 0)
 			close(w->files[i] - 1);	/* and with it the lock */
+	free(w->files);
+	w->files = NULL;
 	w->queue = QUEUE_NONE;
 }
 
@@ -222,7 +224,12 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		w->deadline = now + (uint64_t)wait * 1000u;
 		w->delay = FIRST_DELAY_MS;
 		w->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
-		w->queue = asker_file(w, 0) >= 0 ? QUEUE_WAITING : QUEUE_NONE;
+		w->files = calloc(P11L_ASKERS_MAX, sizeof *w->files);
+		w->queue = QUEUE_WAITING;
+		if (!w->files || asker_file(w, 0) < 0) {
+			queue_leave(w);
+			w->queue = QUEUE_NONE;
+		}
 	}
 	while (w->queue != QUEUE_NONE) {
 		int fd, i;
@@ -232,10 +239,15 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		if (w->queue == QUEUE_HEAD) {
 			if (w->index < window(w))
 				return backoff(w, w->deadline - now);
-			/* The window shrank past us: our turn stays ours. */
-			sleep_ms(LOCK_TRY_MS);
-			now = now_ms();
-			continue;
+			/* The window shrank past us: back in line.  An asker
+			 * kept waiting out there would hold a lock no one
+			 * asks with, and with all of them out, none would
+			 * ask again. */
+			p11l_libc.flock(w->fd, LOCK_UN);
+			if (w->held)
+				__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
+			w->held = 0;
+			w->queue = QUEUE_WAITING;
 		}
 		i = (int)(jitter(w) % (uint32_t)window(w));
 		fd = asker_file(w, i);
