@@ -419,10 +419,9 @@ static void sc_list_getter(struct module *m)
 /* Logs in, then runs a child that exits with exit() (running the exit
  * handlers it inherited), C_Finalize first if FINALIZE, while the parent
  * stays logged in. */
-static void fork_child(struct module *m, int finalize)
+static pid_t login_then_fork(struct module *m)
 {
 	pid_t pid;
-	int ws;
 
 	logged_in(m);
 	fflush(stdout);
@@ -431,6 +430,14 @@ static void fork_child(struct module *m, int finalize)
 		perror("fake-driver: fork");
 		exit(1);
 	}
+	return pid;
+}
+
+static void fork_child(struct module *m, int finalize)
+{
+	pid_t pid = login_then_fork(m);
+	int ws;
+
 	if (pid == 0) {
 		if (finalize) {
 			log_line("child finalize");
@@ -528,15 +535,8 @@ static void sc_login_hold(struct module *m)
  * and exits itself at once, printing the child's pid. */
 static void sc_fork_hold(struct module *m)
 {
-	pid_t pid;
+	pid_t pid = login_then_fork(m);
 
-	logged_in(m);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		perror("fake-driver: fork");
-		exit(1);
-	}
 	if (pid == 0) {
 		hold();
 		_exit(0);

@@ -9,14 +9,7 @@
 #    at once, refused none, and every device session is back after.
 . "$P11L_TEST_SRCDIR/tap-lib.sh"
 . "$P11L_TEST_SRCDIR/capped-lib.sh"
-capped_require
-if why=$(p11l_engine_missing); then skip_all "$why"; fi
-command -v bash >/dev/null 2>&1 || skip_all "bash is needed to open the PIN FIFOs at once"
-p11l_fixture "$P11L_LIB"
-p11l_hermetic
-mkdir "$T/run" || bail_out "mkdir failed"
-XDG_RUNTIME_DIR=$T/run
-export XDG_RUNTIME_DIR
+capped_at_once_fixture
 capped_setup "$T/tok" "$T/pool" 16
 CAPPED_HOLD_MS=200 CAPPED_FULL_RV=DEVICE_ERROR CAPPED_VERBOSE=1
 export CAPPED_HOLD_MS CAPPED_FULL_RV CAPPED_VERBOSE
