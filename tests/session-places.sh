@@ -33,8 +33,9 @@ hold() {
 once() {
 	o_tag=$1
 	shift
-	env FAKE_LOG="$T/$o_tag.log" FAKE_TAG="$o_tag" FAKE_HOLD_MS=0 "$@" \
-		timeout 60 "$DRIVER" "$MOD" login-hold >"$T/$o_tag.out" 2>"$T/$o_tag.err"
+	# LD_PRELOAD for the driver only, not for timeout.
+	timeout 60 env FAKE_LOG="$T/$o_tag.log" FAKE_TAG="$o_tag" FAKE_HOLD_MS=0 "$@" \
+		"$DRIVER" "$MOD" login-hold >"$T/$o_tag.out" 2>"$T/$o_tag.err"
 	echo $? >"$T/$o_tag.rc"
 }
 # holding TAG...: each of them is logged in ("hold" in its log), waiting up to 20 s.
