@@ -71,6 +71,7 @@ static int churn(long n)
 	for (long i = 0; i < n * 2 / 3; i++)
 		if (DRIVER_CALL(fl, C_CloseSession)(h[i]) != CKR_OK)
 			return 1;
+	free(h);
 	printf("%ld open\n", n - n * 2 / 3);
 	return 0;
 }
