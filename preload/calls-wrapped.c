@@ -257,6 +257,7 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	int recorded = user == CKU_USER || user == CKU_SO;
 	struct p11l_wait w = { .module = m };
 	CK_SLOT_ID place_slot = CK_UNAVAILABLE_INFORMATION;
+	int placed = 0;
 	unsigned long order;
 	CK_RV rv;
 
@@ -269,7 +270,7 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	if (recorded && p11l_config()->max_sessions) {
 		if (!session_slot(set, session, &place_slot))
 			place_slot = CK_UNAVAILABLE_INFORMATION;
-		rv = p11l_place_take(m, place_slot);
+		rv = p11l_place_take(m, place_slot, &placed);
 		if (rv != CKR_OK)
 			return rv;
 	}
@@ -279,7 +280,9 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	while (recorded && p11l_wait_again(&w, rv));
 	if (!recorded)
 		return rv;
-	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+	/* Refused: the place taken for it goes back (not one an earlier
+	 * login of the slot holds). */
+	if (placed && rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		p11l_place_give(m, &place_slot);
 	if (w.tries)
 		log_waited(m, by_name ? "C_LoginUser" : "C_Login", &w, rv);

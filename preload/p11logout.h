@@ -360,9 +360,11 @@ struct p11l_wait {
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 
 /* session-places.c: P11LOGOUT_MAX_SESSIONS.  Take before a login reaches
- * the module (CKR_SESSION_COUNT: none free, do not call it); give back
- * after its logout or C_Finalize (SLOT NULL: all of the module's). */
-CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot);
+ * the module (CKR_SESSION_COUNT: none free, do not call it; *TAKEN 1 when
+ * a place was taken for it, 0 when none was needed or the slot has one);
+ * give back after its logout or C_Finalize (SLOT NULL: all of the
+ * module's). */
+CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken);
 void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot);
 
 /* lock-file.c: the user's lock file p11logout-KIND-UID-HASH(MODULE)TAIL,

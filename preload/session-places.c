@@ -165,7 +165,9 @@ static int try_places(const int *fds, unsigned n, unsigned from)
 	return -1;
 }
 
-static void keep(struct p11l_module *m, CK_SLOT_ID slot, int fd)
+/* 1 when kept; held already (another thread's login to the same slot),
+ * or no room: the login goes on, this place is not needed. */
+static int keep(struct p11l_module *m, CK_SLOT_ID slot, int fd)
 {
 	pthread_mutex_lock(&held_lock);
 	if (nheld < HELD_MAX && find_held(m, slot) < 0) {
@@ -173,13 +175,12 @@ static void keep(struct p11l_module *m, CK_SLOT_ID slot, int fd)
 		fd = -1;
 	}
 	pthread_mutex_unlock(&held_lock);
-	/* Held already (another thread's login to the same slot), or no
-	 * room: the login goes on, this place is not needed. */
 	if (fd >= 0)
 		close(fd);
+	return fd < 0;
 }
 
-CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot)
+CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const struct p11l_config *c = p11l_config();
@@ -190,6 +191,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot)
 	int waited;
 	char tail[16];
 
+	*taken = 0;
 	if (!n)
 		return CKR_OK;
 	pthread_once(&once, register_fork);
@@ -243,7 +245,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot)
 				 m->path, slot, n);
 		return CKR_SESSION_COUNT;
 	}
-	keep(m, slot, fds[got]);
+	*taken = keep(m, slot, fds[got]);
 	return CKR_OK;
 }
 
