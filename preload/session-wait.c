@@ -125,7 +125,9 @@ static int asker_file(struct p11l_wait *w, int i)
 
 	if (w->files[i])
 		return w->files[i] > 0 ? w->files[i] - 1 : -1;
-	snprintf(tail, sizeof tail, i ? "-a%d" : "", i);
+	tail[0] = '\0';
+	if (i)
+		snprintf(tail, sizeof tail, "-a%d", i);
 	fd = p11l_lock_file("wait", w->module ? w->module->path : NULL, tail);
 	w->files[i] = fd >= 0 ? fd + 1 : -1;
 	if (fd >= 0)
