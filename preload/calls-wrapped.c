@@ -59,7 +59,7 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 		p11l_record_forget_other_processes(m);
 		/* A fresh start: nothing of ours is left to answer for. */
 		p11l_released_forget(m, NULL, 1);
-		m->finalized_by_release = 0;
+		__atomic_store_n(&m->finalized_by_release, 0, __ATOMIC_RELAXED);
 		p11l_unlock();
 	}
 	if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -83,7 +83,7 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 	p11l_lock();
 	ours = !in_release && m->finalized_by_release;
 	if (ours) {
-		m->finalized_by_release = 0;
+		__atomic_store_n(&m->finalized_by_release, 0, __ATOMIC_RELAXED);
 		p11l_released_forget(m, NULL, 1);
 	}
 	p11l_unlock();
@@ -106,11 +106,12 @@ CK_RV p11l_C_Finalize(unsigned set, CK_VOID_PTR reserved)
 		 * CKR_CRYPTOKI_NOT_INITIALIZED, as without us. */
 		if (!in_release)
 			p11l_released_forget(m, NULL, 1);
-		m->finalized_by_release = r == 1;
+		__atomic_store_n(&m->finalized_by_release, r == 1, __ATOMIC_RELAXED);
 		m->parent_logged_in = 0;
 		p11l_unlock();
 		__atomic_store_n(&m->init_pid, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&m->login_pid, 0, __ATOMIC_RELEASE);
+		p11l_place_give(m, NULL);
 	}
 	return rv;
 }
@@ -139,7 +140,7 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 		/* A released handle the module hands out again is real again,
 		 * except to the release's own session, never the program's. */
 		CK_SLOT_ID was;
-		if (r != 1)
+		if (r != 1 && m->nreleased)
 			p11l_released_find(m, session, &was, 1);
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
@@ -162,11 +163,17 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 
 	if (!f)
 		return CKR_FUNCTION_NOT_SUPPORTED;
-	/* A session our release closed: closed now, as the program asks. */
-	p11l_lock();
-	released = !in_release && p11l_released_find(m, &session, &slot, 1);
-	finalized = !in_release && m->finalized_by_release;
-	p11l_unlock();
+	/* A session our release closed: closed now, as the program asks.
+	 * The lock only where a release of ours ended something: every
+	 * other close pays nothing for it. */
+	released = finalized = 0;
+	if (!in_release && (p11l_released_any(m) ||
+			    __atomic_load_n(&m->finalized_by_release, __ATOMIC_RELAXED))) {
+		p11l_lock();
+		released = p11l_released_find(m, &session, &slot, 1);
+		finalized = m->finalized_by_release;
+		p11l_unlock();
+	}
 	if (released)
 		return CKR_OK;
 	/* Our release finalized the module and closed every session the
@@ -311,6 +318,8 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	CK_C_LoginUser fu = (CK_C_LoginUser)p11l_real(set, P11L_CALL_C_LoginUser);
 	int recorded = user == CKU_USER || user == CKU_SO;
 	struct p11l_wait w = { .module = m };
+	CK_SLOT_ID place_slot = CK_UNAVAILABLE_INFORMATION;
+	int placed = 0;
 	unsigned long order;
 	CK_RV rv;
 
@@ -319,12 +328,24 @@ static CK_RV login(unsigned set, int by_name, CK_SESSION_HANDLE session,
 	/* Taken as the call enters: at exit, logins are released in this
 	 * order, so the outer module of a proxy chain goes before the inner. */
 	order = p11l_stamp();
+	/* P11LOGOUT_MAX_SESSIONS: no place free, no call. */
+	if (recorded && p11l_config()->max_sessions) {
+		if (!session_slot(set, session, &place_slot))
+			place_slot = CK_UNAVAILABLE_INFORMATION;
+		rv = p11l_place_take(m, place_slot, &placed);
+		if (rv != CKR_OK)
+			return rv;
+	}
 	do
 		rv = by_name ? fu(session, user, pin, pin_len, username, username_len) :
 			       f(session, user, pin, pin_len);
 	while (recorded && p11l_wait_again(&w, rv));
 	if (!recorded)
 		return rv;
+	/* Refused: the place taken for it goes back (not one an earlier
+	 * login of the slot holds). */
+	if (placed && rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+		p11l_place_give(m, &place_slot);
 	if (w.tries)
 		log_waited(m, by_name ? "C_LoginUser" : "C_Login", &w, rv);
 	login_done(set, session, user, order, rv);
@@ -390,6 +411,7 @@ CK_RV p11l_C_Logout(unsigned set, CK_SESSION_HANDLE session)
 		if (r == 1 && rv == CKR_OK && !p11l_released_add(m, slot, NULL))
 			login = 1;
 		p11l_unlock();
+		p11l_place_give(m, &slot);
 		if (login)
 			p11l_log("%s: slot %lu: out of memory; the program's own logout will reach the module",
 				 m->path, slot);

@@ -67,8 +67,8 @@ static int parse_bool(const char *v, struct p11l_config *c, size_t off)
 	return 0;
 }
 
-/* A whole decimal number of seconds, 0 to P11L_MAX_SECONDS, nothing else. */
-static int parse_seconds(const char *v, struct p11l_config *c, size_t off)
+/* A whole decimal number from 0 to MAX, nothing else. */
+static int parse_upto(const char *v, unsigned long max, unsigned *out)
 {
 	unsigned long n = 0;
 
@@ -78,11 +78,21 @@ static int parse_seconds(const char *v, struct p11l_config *c, size_t off)
 		if (*p < '0' || *p > '9')
 			return 0;
 		n = n * 10 + (unsigned long)(*p - '0');
-		if (n > P11L_MAX_SECONDS)
+		if (n > max)
 			return 0;
 	}
-	*(unsigned *)((char *)c + off) = (unsigned)n;
+	*out = (unsigned)n;
 	return 1;
+}
+
+static int parse_seconds(const char *v, struct p11l_config *c, size_t off)
+{
+	return parse_upto(v, P11L_MAX_SECONDS, (unsigned *)((char *)c + off));
+}
+
+static int parse_places(const char *v, struct p11l_config *c, size_t off)
+{
+	return parse_upto(v, P11L_MAX_PLACES, (unsigned *)((char *)c + off));
 }
 
 static int parse_mode(const char *v, struct p11l_config *c, size_t off)
@@ -193,7 +203,7 @@ static void signals_text(unsigned long set, char *out, size_t size)
 }
 
 static const struct setting {
-	char key[10];
+	char key[13];
 	char variable[24];
 	int (*parse)(const char *, struct p11l_config *, size_t);
 	size_t offset;
@@ -218,6 +228,9 @@ static const struct setting {
 	  offsetof(struct p11l_config, module), "the path of a PKCS#11 module" },
 	{ "signals", "P11LOGOUT_SIGNALS", parse_signals, 0,
 	  "a list of TERM, INT, HUP, QUIT, PIPE..." },
+	{ "max_sessions", "P11LOGOUT_MAX_SESSIONS", parse_places,
+	  offsetof(struct p11l_config, max_sessions),
+	  "a number from 0 to " P11L_DECIMAL(P11L_MAX_PLACES) },
 };
 
 static void set_defaults(struct p11l_config *c)
@@ -230,6 +243,7 @@ static void set_defaults(struct p11l_config *c)
 	c->modules = NULL;
 	c->module = NULL;
 	c->signals = 0;
+	c->max_sessions = 0;
 }
 
 /* One setting, from a variable (WHERE is NULL) or from file:line; an
@@ -370,11 +384,11 @@ static void banner(void)
 	char sigs[64];
 
 	signals_text(config.signals, sigs, sizeof sigs);
-	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s signals=%s",
+	p11l_log("libp11logout %s: debug=%d timeout=%u wait=%u mode=%s log=%s modules=%s module=%s signals=%s max_sessions=%u",
 		 PACKAGE_VERSION, config.debug, config.timeout, config.wait,
 		 mode_names[config.mode], config.log_syslog ? "syslog" : "stderr",
 		 config.modules ? config.modules : "*",
-		 config.module ? config.module : "-", sigs);
+		 config.module ? config.module : "-", sigs, config.max_sessions);
 }
 
 const struct p11l_config *p11l_config(void)

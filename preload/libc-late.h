@@ -42,14 +42,20 @@
 #define P11L_T64(plain, time64) time64
 #define P11L_FSTAT_NAME "__fstat64_time64"
 #define P11L_FCNTL_NAME "__fcntl_time64"
+#define P11L_PREAD_NAME "pread64"
+#define P11L_PWRITE_NAME "pwrite64"
 #elif defined __USE_FILE_OFFSET64
 #define P11L_T64(plain, time64) plain
 #define P11L_FSTAT_NAME "fstat64"
 #define P11L_FCNTL_NAME "fcntl64"
+#define P11L_PREAD_NAME "pread64"
+#define P11L_PWRITE_NAME "pwrite64"
 #else
 #define P11L_T64(plain, time64) plain
 #define P11L_FSTAT_NAME "fstat"
 #define P11L_FCNTL_NAME "fcntl"
+#define P11L_PREAD_NAME "pread"
+#define P11L_PWRITE_NAME "pwrite"
 #endif
 
 #ifdef HAVE_SEM_CLOCKWAIT
@@ -98,6 +104,8 @@
 	X(fcntl, P11L_FCNTL_NAME) \
 	X(poll, "poll") \
 	X(flock, "flock") \
+	X(pread, P11L_PREAD_NAME) \
+	X(pwrite, P11L_PWRITE_NAME) \
 	X(nanosleep, P11L_T64("nanosleep", "__nanosleep64")) \
 	X(geteuid, "geteuid") \
 	X(socket, "socket") \

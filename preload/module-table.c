@@ -44,9 +44,15 @@ static void atfork_release(void)
 	pthread_mutex_unlock(&table_lock);
 }
 
+static void atfork_child(void)
+{
+	p11l_self_forked();
+	pthread_mutex_unlock(&table_lock);
+}
+
 static void register_atfork(void)
 {
-	p11l_atfork(atfork_prepare, atfork_release, atfork_release);
+	p11l_atfork(atfork_prepare, atfork_release, atfork_child);
 }
 
 static void sets_alloc(void)

@@ -22,6 +22,8 @@
  * Around it:
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
  *   session-wait.c    retrying a login refused for lack of sessions
+ *   session-places.c  the opt-in limit on logins from this host
+ *   lock-file.c       the lock files of both, safe in shared directories
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
  *   libc-late.c       libc functions looked up at the first module
  *   log.c             diagnostics to stderr or syslog
@@ -168,6 +170,9 @@ struct p11l_module {
 	unsigned nlists;
 	struct p11l_session *sessions;
 	size_t nsessions, capsessions;
+	/* The sessions by handle (login-record.c); NULL: none, scan. */
+	size_t *session_index;
+	size_t index_mask;
 	struct p11l_login *logins;
 	size_t nlogins, caplogins;
 	struct p11l_released *released;
@@ -248,6 +253,9 @@ int p11l_record_login_with_session(struct p11l_module *m,
 	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
+/* getpid() without a system call; p11l_self_forked in a fork's child. */
+pid_t p11l_self(void);
+void p11l_self_forked(void);
 #define P11L_ALL_RECORDS (~0UL)
 void p11l_record_forget_other_processes(struct p11l_module *m);
 int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
@@ -255,6 +263,7 @@ int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
 	const CK_SESSION_HANDLE *h);
 int p11l_released_find(struct p11l_module *m,
 	const CK_SESSION_HANDLE *h, CK_SLOT_ID *slot, int take);
+int p11l_released_any(struct p11l_module *m);
 size_t p11l_released_forget(struct p11l_module *m,
 	const CK_SLOT_ID *slot, int login);
 
@@ -315,7 +324,11 @@ struct p11l_config {
 	char *module;
 	/* P11LOGOUT_SIGNALS: bit N set releases on signal N; 0: off. */
 	unsigned long signals;
+	/* P11LOGOUT_MAX_SESSIONS: logins per module from this host at a
+	 * time; 0: no limit. */
+	unsigned max_sessions;
 };
+#define P11L_MAX_PLACES 256
 /* Signals the setting may name are below this. */
 #define P11L_MAX_SIGNAL 32
 #define P11L_DEFAULT_TIMEOUT 5
@@ -333,6 +346,7 @@ void p11l_warn(const char *fmt, ...)
 int p11l_module_selected(const char *path);
 
 /* session-wait.c */
+#define P11L_ASKERS_MAX 32
 struct p11l_wait {
 	struct p11l_module *module;	/* set by the caller: whose lock file */
 	int started;
@@ -340,9 +354,28 @@ struct p11l_wait {
 	unsigned long long start, deadline;
 	unsigned delay;
 	unsigned seed;
-	int fd, queue, held;
+	int queue, held;
+	/* The asker's lock held, and its number. */
+	int fd, index;
+	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet:
+	 * P11L_ASKERS_MAX of them, allocated at the first refusal (every
+	 * C_OpenSession has one of these on its stack). */
+	int *files;
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
+
+/* session-places.c: P11LOGOUT_MAX_SESSIONS.  Take before a login reaches
+ * the module (CKR_SESSION_COUNT: none free, do not call it; *TAKEN 1 when
+ * a place was taken for it, 0 when none was needed or the slot has one);
+ * give back after its logout or C_Finalize (SLOT NULL: all of the
+ * module's). */
+CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken);
+void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot);
+
+/* lock-file.c: the user's lock file p11logout-KIND-UID-HASH(MODULE)TAIL,
+ * or -1. */
+int p11l_lock_file(const char *kind, const char *module, const char *tail);
+int p11l_range_lock(int fd, int cmd, short type, off_t start, off_t len);
 
 /* ckr-names.c */
 const char *p11l_ckr_name(CK_RV rv, char buf[32]);

@@ -7,17 +7,24 @@
  * sessions are taken.  Other errors (a wrong PIN above all: retrying it
  * could lock the token) are returned at once.
  *
- * Fairness: the waiters of one host and user queue on a lock file per
- * module (flock).  Only the one holding it asks the module again, often;
- * the others only try the lock, and never call the module.  So a freed
- * session goes to a waiter within milliseconds, however many wait, and the
- * device is asked by one process per host instead of by every waiter (with
- * per-process backoff, 240 waiters kept freed sessions idle for up to a
- * second and the unlucky ones backed off longest).  The order among the
- * waiters is whoever tries the lock first, not strictly first come; with
- * every waiter served at the same pace no one starves.  Hosts sharing a
- * device do not share the lock: between them it is the holder's retry
- * pace, as between processes without a lock file (plain jittered backoff).
+ * Fairness: the waiters of one host and user queue on lock files per
+ * module (flock).  Only a waiter holding one of the first K, an asker,
+ * asks the module again, often; the others only try a lock, and never call
+ * the module.  So a freed session goes to a waiter within milliseconds,
+ * however many wait, and the device is asked by K processes per host
+ * instead of by every waiter (with per-process backoff, 240 waiters kept
+ * freed sessions idle for up to a second and the unlucky ones backed off
+ * longest).  An asker holds its lock across the module's C_Login: with
+ * one asker a login that takes 500 ms (a far network HSM) let one waiter
+ * in per 500 ms whatever the cap (13 x the ideal time for 256 waiters on
+ * 16 sessions).  So K, the window, shared in the first lock file, grows
+ * by one with each login an asker got, and shrinks by one with each it
+ * was refused: it follows the sessions that come free, and refusals stay
+ * about one per freed session.  The order among the waiters is whoever
+ * tries a lock first, not strictly first come; with every waiter served
+ * at the same pace no one starves.  Hosts sharing a device do not share
+ * the locks: between them it is the askers' retry pace, as between
+ * processes without a lock file (plain jittered backoff).
  *
  * Nothing here runs before the module has refused once. */
 #include "config.h"
@@ -108,40 +115,51 @@ static void hold(struct p11l_wait *w)
 	}
 }
 
-/* The lock file of this user and module: in $XDG_RUNTIME_DIR, the user's
- * own, when it is set (and if it is unusable there, none); else in
- * /run/lock, else /tmp.  In a shared directory another user could create
- * our name first, so the file must be ours and not a link. */
-static int queue_open(const char *module)
+/* Asker I's lock file (lock-file.c), opened once per wait; asker 0's
+ * also holds the window, the number of askers. */
+static int asker_file(struct p11l_wait *w, int i)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	const char *xdg = p11l_libc.secure_getenv("XDG_RUNTIME_DIR");
-	const char *dirs[2] = { "/run/lock", "/tmp" };
-	uint64_t h = 14695981039346656037u;	/* FNV-1a */
-	char path[4096];
-	struct stat st;
+	char tail[16];
+	int fd;
 
-	if (xdg && xdg[0] == '/')
-		dirs[0] = xdg, dirs[1] = NULL;
-	for (const char *p = module ? module : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	for (int i = 0; i < 2 && dirs[i]; i++) {
-		int n, fd;
+	if (w->files[i])
+		return w->files[i] > 0 ? w->files[i] - 1 : -1;
+	tail[0] = '\0';
+	if (i)
+		snprintf(tail, sizeof tail, "-a%d", i);
+	fd = p11l_lock_file("wait", w->module ? w->module->path : NULL, tail);
+	w->files[i] = fd >= 0 ? fd + 1 : -1;
+	if (fd >= 0)
+		pthread_once(&once, register_atfork);
+	return fd;
+}
 
-		n = snprintf(path, sizeof path, "%s/p11logout-wait-%lu-%016llx",
-			     dirs[i], (unsigned long)p11l_libc.geteuid(), (unsigned long long)h);
-		if (n < 0 || (size_t)n >= sizeof path)
-			continue;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-		if (fd < 0)
-			continue;
-		if (p11l_libc.fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == p11l_libc.geteuid()) {
-			pthread_once(&once, register_atfork);
-			return fd;
-		}
-		close(fd);
-	}
-	return -1;
+static int window(struct p11l_wait *w)
+{
+	int32_t k = 0;
+	int fd = asker_file(w, 0);
+
+	if (fd < 0 || p11l_libc.pread(fd, &k, sizeof k, 0) != (ssize_t)sizeof k)
+		k = 1;
+	return k < 1 ? 1 : k > P11L_ASKERS_MAX ? P11L_ASKERS_MAX : k;
+}
+
+/* One more asker after a login let in, one fewer after one refused: the
+ * number of askers follows the sessions that come free, shared by the
+ * waiters of the host (an OFD lock on byte 0 orders the updates). */
+static void window_add(struct p11l_wait *w, int delta)
+{
+	int fd = asker_file(w, 0);
+	int32_t k;
+
+	if (fd < 0 || p11l_range_lock(fd, F_OFD_SETLKW, F_WRLCK, 0, 1) != 0)
+		return;
+	k = window(w) + delta;
+	k = k < 1 ? 1 : k > P11L_ASKERS_MAX ? P11L_ASKERS_MAX : k;
+	if (p11l_libc.pwrite(fd, &k, sizeof k, 0) != (ssize_t)sizeof k)
+		p11l_log("%s: cannot write the number of askers", w->module ? w->module->path : "?");
+	p11l_range_lock(fd, F_OFD_SETLK, F_UNLCK, 0, 1);
 }
 
 static void queue_leave(struct p11l_wait *w)
@@ -150,7 +168,12 @@ static void queue_leave(struct p11l_wait *w)
 		return;
 	if (w->held)
 		__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
-	close(w->fd);	/* and with it the lock */
+	w->held = 0;
+	for (int i = 0; w->files && i < P11L_ASKERS_MAX; i++)
+		if (w->files[i] > 0)
+			close(w->files[i] - 1);	/* and with it the lock */
+	free(w->files);
+	w->files = NULL;
 	w->queue = QUEUE_NONE;
 }
 
@@ -159,11 +182,13 @@ static int wait_done(struct p11l_wait *w, CK_RV rv)
 	char b[32];
 
 	if (w->started) {
+		int queued = w->queue != QUEUE_NONE;
+
 		queue_leave(w);
 		p11l_log("%s: waited %llu ms for a free session (%s) -> %s",
 			 w->module ? w->module->path : "?",
 			 (unsigned long long)(now_ms() - w->start),
-			 w->fd >= 0 ? "queue of this host" : "backoff",
+			 queued ? "queue of this host" : "backoff",
 			 p11l_ckr_name(rv, b));
 	}
 	return 0;
@@ -185,10 +210,14 @@ static int backoff(struct p11l_wait *w, uint64_t left)
 
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 {
-	unsigned wait = p11l_config()->wait;
+	unsigned wait;
 	uint64_t now;
 
-	if (rv != CKR_SESSION_COUNT || wait == 0)
+	/* An asker's answer moves the window. */
+	if (w->started && w->queue == QUEUE_HEAD &&
+	    (rv == CKR_OK || rv == CKR_SESSION_COUNT))
+		window_add(w, rv == CKR_OK ? 1 : -1);
+	if (rv != CKR_SESSION_COUNT || (wait = p11l_config()->wait) == 0)
 		return wait_done(w, rv);
 	now = now_ms();
 	if (!w->started) {
@@ -197,24 +226,45 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		w->deadline = now + (uint64_t)wait * 1000u;
 		w->delay = FIRST_DELAY_MS;
 		w->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
-		w->fd = queue_open(w->module ? w->module->path : NULL);
-		w->queue = w->fd >= 0 ? QUEUE_WAITING : QUEUE_NONE;
-		if (w->fd >= 0)
-			hold(w);
+		w->files = calloc(P11L_ASKERS_MAX, sizeof *w->files);
+		w->queue = QUEUE_WAITING;
+		if (!w->files || asker_file(w, 0) < 0) {
+			queue_leave(w);
+			w->queue = QUEUE_NONE;
+		}
 	}
-	while (w->queue == QUEUE_WAITING) {
+	while (w->queue != QUEUE_NONE) {
+		int fd, i;
+
 		if (now >= w->deadline)
 			return wait_done(w, rv);
-		if (p11l_libc.flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
+		if (w->queue == QUEUE_HEAD) {
+			if (w->index < window(w))
+				return backoff(w, w->deadline - now);
+			/* The window shrank past us: back in line.  An asker
+			 * kept waiting out there would hold a lock no one
+			 * asks with, and with all of them out, none would
+			 * ask again. */
+			p11l_libc.flock(w->fd, LOCK_UN);
+			if (w->held)
+				__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
+			w->held = 0;
+			w->queue = QUEUE_WAITING;
+		}
+		i = (int)(jitter(w) % (uint32_t)window(w));
+		fd = asker_file(w, i);
+		if (fd >= 0 && p11l_libc.flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			w->queue = QUEUE_HEAD;
+			w->index = i;
+			w->fd = fd;
+			hold(w);
 			w->delay = HEAD_FIRST_DELAY_MS;
 			/* The one before us got a session: more may be free. */
 			w->tries++;
 			return 1;
 		}
-		if (errno != EWOULDBLOCK && errno != EINTR) {
+		if (fd < 0 || (errno != EWOULDBLOCK && errno != EINTR)) {
 			queue_leave(w);	/* no lock here: back off alone */
-			w->fd = -1;
 			break;
 		}
 		sleep_ms(LOCK_TRY_MS / 2 + jitter(w) % (LOCK_TRY_MS + 1));

@@ -22,11 +22,16 @@ say() { printf '%s\n' "$*" >&2; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now_ns() { date +%s%N; }
 
+# BENCH_PARTS: a comma-separated list of the parts to run (true, dlsym,
+# sign, spy, capped, p64, fair, slow, places, record); all by default.
+want() { case ",${BENCH_PARTS:-all}," in *,all,*|*,"$1",*) return 0 ;; esac; return 1; }
+
 rows=""
 row() { rows="$rows| $1 | $2 | $3 | $4 | $5 |
 "; }
 
 # 1. A process that never touches PKCS#11.
+if want true; then
 say "bench: /bin/true under callgrind and strace"
 instr() {
 	env ${1:+LD_PRELOAD=$1} valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -71,7 +76,10 @@ row "/bin/true, the library's share, figure by figure (callgrind, each against n
 	"linked with the C start files, as before: +$d_sf ($(elf_shape "$(dirname "$lib")/libp11logout-startfiles.so")); minimal preload: +$d_min with the start files, +$d_minnsf without; first stage of a split (bench-first-stage.c, not made): +$d_first ($(elf_shape "$P11L_TEST_BUILDDIR/.libs/bench-first-stage.so"))" \
 	"at most +12,000"
 
+fi
+
 # 4. dlsym for a name that is not a getter.
+if want dlsym; then
 say "bench: dlsym x $N_DLSYM"
 # This machine's speed jumps between two levels for seconds at a time, so
 # the runs alternate and the fastest of each kind is compared.
@@ -83,12 +91,15 @@ done
 dn=$(echo $d_none | tr ' ' '\n' | sort -n | head -n 1) dl=$(echo $d_lib | tr ' ' '\n' | sort -n | head -n 1)
 row "dlsym(handle, \"strlen\"), ns per call (fastest of 9 alternating runs of $N_DLSYM)" "$dn" "$dl" "+$(awk -v a="$dn" -v b="$dl" 'BEGIN { printf "%.2f", b - a }') ns" "under +20 ns"
 
+fi
+
 # 2. Sequential signing on an uncapped SoftHSM2 token, alternating.
-say "bench: $N_SIGN sequential openssl dgst -sign, alternating with and without"
 p11l_softhsm_setup >/dev/null || bail_out "no SoftHSM2 token"
 P11L_CONF=$P11L_TMP/openssl.cnf
 p11l_engine_conf "$P11L_CONF" "$P11L_SOFTHSM"
 p11l_engine_data
+if want sign; then
+say "bench: $N_SIGN sequential openssl dgst -sign, alternating with and without"
 sign_once() {
 	t0=$(now_ns)
 	OPENSSL_CONF=$P11L_CONF env ${1:+LD_PRELOAD=$1} ${2:+P11LOGOUT_TIMEOUT=$2} ${3:+P11LOGOUT_SIGNALS=$3} openssl dgst -sha256 -engine pkcs11 -keyform engine \
@@ -112,7 +123,10 @@ row "openssl dgst -sign, median wall time per process, µs ($N_SIGN each, $fails
 row "the same with P11LOGOUT_TIMEOUT=0 (release inline, no bound), µs" "$mn" "$mi" "ratio $(awk -v a="$mn" -v b="$mi" 'BEGIN { printf "%.3f", b / a }')" "(anchor: no bound at all)"
 row "the same with P11LOGOUT_SIGNALS=TERM,INT,HUP, never signalled, against it off, µs" "off: $ml" "on: $msig" "ratio $(awk -v a="$ml" -v b="$msig" 'BEGIN { printf "%.3f", b / a }')" "the same cost"
 
+fi
+
 # 3. Calls that reach the module, from pkcs11-spy traces.
+if want spy; then
 say "bench: pkcs11-spy call counts"
 p11l_engine_conf "$P11L_CONF" "$P11L_SPY"
 count_calls() {
@@ -131,13 +145,17 @@ extra=$(p11l_spy_calls "$P11L_TMP/c.trace" | tail -n 2 | awk '{ printf "%s%s %s"
 c_force=$(count_calls "PKCS11_FORCE_CLEANUP=1")
 row "calls reaching the module per process (pkcs11-spy)" "$c_none" "$c_lib; last two: $extra" "PKCS11_FORCE_CLEANUP=1 without the library: $c_force (libp11 $(dpkg-query -W -f '${Version}' libengine-pkcs11-openssl 2>/dev/null) has no such option)" "+1 C_Logout, + the session closes"
 
+fi
+
 # 5. Many sequential processes against the session-capped fixture.
-say "bench: $N_CAPPED sequential signing processes against the fixture, cap 16"
 if [ -e "$CAPPED_MODULE" ]; then
 	capped_token "$P11L_TMP/cap" >/dev/null 2>&1 || bail_out "no token for the fixture"
 	capped_env "$P11L_TMP/pool"
 	export SOFTHSM2_CONF=$P11L_TMP/cap/softhsm2.conf
 	p11l_engine_conf "$P11L_CONF" "$CAPPED_MODULE"
+fi
+if [ -e "$CAPPED_MODULE" ] && want capped; then
+	say "bench: $N_CAPPED sequential signing processes against the fixture, cap 16"
 	ok_n=0 i=0 t0=$(now_ns)
 	while [ $i -lt "$N_CAPPED" ]; do
 		OPENSSL_CONF=$P11L_CONF LD_PRELOAD=$lib openssl dgst -sha256 -engine pkcs11 -keyform engine \
@@ -151,8 +169,8 @@ fi
 
 # 6. 64 processes at once against a cap of 16 with P11LOGOUT_WAIT, each
 # login held 0.5 s, next to the same 64 one after another.
-say "bench: 64 parallel processes with P11LOGOUT_WAIT, cap 16, logins held 0.5 s; then 64 sequential"
-if [ -e "$CAPPED_MODULE" ] && [ -d "$P11L_TMP/cap" ]; then
+if [ -e "$CAPPED_MODULE" ] && [ -d "$P11L_TMP/cap" ] && want p64; then
+	say "bench: 64 parallel processes with P11LOGOUT_WAIT, cap 16, logins held 0.5 s; then 64 sequential"
 	capped_env "$P11L_TMP/pool64"
 	CAPPED_HOLD_MS=500
 	export CAPPED_HOLD_MS
@@ -188,8 +206,11 @@ fi
 # 7. N processes at once (256 by default) against a cap of 16, logins held
 # 0.5 s, P11LOGOUT_WAIT=300: the waiters' queue against per-process
 # backoff (the queue made unavailable), and without the library.
-say "bench: $N_FAIR processes at once, cap 16, logins held 0.5 s: without the library, with the queue, with backoff only"
-if [ -e "$CAPPED_MODULE" ]; then
+# Then the same with a slow C_Login (500 ms, sessions given back at once),
+# and with P11LOGOUT_MAX_SESSIONS=16 against a fixture that answers the
+# 17th login CKR_DEVICE_ERROR, which no wait can retry.
+if [ -e "$CAPPED_MODULE" ] && { want fair || want slow || want places; }; then
+	say "bench: $N_FAIR processes at once, cap 16: the queue, backoff only, a slow login, the host-wide limit"
 	fw_t0=$(date +%s)
 	fair_wait_setup "$P11L_TMP/fair" "$N_FAIR" || bail_out "no tokens for the fair-wait runs"
 	say "bench: $N_FAIR token copies in $(( $(date +%s) - fw_t0 )) s"
@@ -207,12 +228,14 @@ if [ -e "$CAPPED_MODULE" ]; then
 		# and its first try (the library's debug log counts the retries).
 		f_refused=$(cat "$P11L_TMP"/fair/[0-9]*/err | sed -n 's/.*C_Login: no session free; tried again \([0-9]*\) times -> .*/\1/p' |
 			awk '{ s += $1 } END { print s + 0 }')
+		# And as the fixture counted them.
+		f_refused_module=$(cat "$CAPPED_STATE_DIR/refused" 2>/dev/null | wc -l)
 	}
 	secs() { echo "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"; }
 	# The control without the library costs as much as a run and only
 	# shows 16 let in: BENCH_FAIR_CONTROL=1 runs it.
 	n_col="(not run: BENCH_FAIR_CONTROL=1)"
-	if [ "${BENCH_FAIR_CONTROL:-0}" = 1 ]; then
+	if [ "${BENCH_FAIR_CONTROL:-0}" = 1 ] && want fair; then
 		t=$(date +%s); fair; say "bench: without the library in $(( $(date +%s) - t )) s"
 		n_col="$f_ok of $N_FAIR in $(secs "$f_ms") s (the rest refused)"
 	fi
@@ -221,16 +244,51 @@ if [ -e "$CAPPED_MODULE" ]; then
 	fair_row() {
 		set -- "$1" "$2" $f_stats
 		row "$1" "$n_col" \
-			"$f_ok of $N_FAIR in $(secs "$f_ms") s; taken after: $f_taken; wait $3 / $4 / $5; refused logins reaching the module: $f_refused" \
+			"$f_ok of $N_FAIR in $(secs "$f_ms") s; taken after: $f_taken; wait $3 / $4 / $5; refused logins reaching the module: $f_refused (the fixture's count: $f_refused_module)" \
 			"$(awk -v t="$f_ms" -v i="$ideal_ms" -v m="$3" -v x="$5" 'BEGIN { printf "%.2f x ideal; max = %.2f x median", t / i, (m > 0 ? x / m : 0) }')" \
 			"$2"
 	}
+	if want fair; then
 	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1; say "bench: with the queue in $(( $(date +%s) - t )) s"
 	fair_row "$N_FAIR signing processes at once, cap 16, logins held 0.5 s, P11LOGOUT_WAIT=300 (ideal $((ideal_ms / 1000)) s); wait per process, ms: from the module's first CKR_SESSION_COUNT to the login that succeeded (0 for those let in at once), median / p99 / max" \
 		"all $N_FAIR; at most 1.25 x ideal; max at most 3 x median"
 	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1 XDG_RUNTIME_DIR="$P11L_TMP/no-such-dir"; say "bench: with backoff only in $(( $(date +%s) - t )) s"
 	fair_row "the same without the queue (its lock file unusable: every waiter backs off on its own, 20 ms doubling to 1 s, jittered)" "(anchor)"
+	fi
+	if want slow; then
+	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1 CAPPED_HOLD_MS=0 CAPPED_LOGIN_MS=500; say "bench: slow login in $(( $(date +%s) - t )) s"
+	fair_row "$N_FAIR signing processes at once, cap 16, the C_Login call itself taking 0.5 s (a far network HSM; sessions given back at once), P11LOGOUT_WAIT=300 (ideal $((ideal_ms / 1000)) s); wait median / p99 / max, ms" \
+		"all $N_FAIR; at most 1.5 x ideal; max at most 3 x median"
+	fi
+	if want places; then
+	t=$(date +%s); fair LD_PRELOAD="$lib" P11LOGOUT_WAIT=300 P11LOGOUT_DEBUG=1 P11LOGOUT_MAX_SESSIONS=16 CAPPED_FULL_RV=DEVICE_ERROR; say "bench: host-wide limit in $(( $(date +%s) - t )) s"
+	fair_row "$N_FAIR signing processes at once, P11LOGOUT_MAX_SESSIONS=16, a fixture of cap 16 that answers the 17th login CKR_DEVICE_ERROR, logins held 0.5 s, P11LOGOUT_WAIT=300 (ideal $((ideal_ms / 1000)) s); wait for a place median / p99 / max, ms" \
+		"all $N_FAIR; at most 1.25 x ideal; 0 refused at the module; max at most 3 x median"
+	fi
 	rm -rf "$P11L_TMP/fair"
+fi
+
+# 8. The record's cost per session call: H sessions kept open, then
+# open+close pairs, against the fake module whose calls cost the same
+# whatever is open (bench-sessions-module.c).
+if want record; then
+	say "bench: open+close pairs with H sessions held, 1 and 8 threads"
+	BS=$P11L_TEST_BUILDDIR/bench-sessions BSM=$P11L_TEST_BUILDDIR/.libs/bench-sessions-module.so
+	N_PAIRS=${BENCH_PAIRS:-1000000}
+	rec_cells=""
+	for th in 1 8; do
+		for held in 0 10000; do
+			# Alternating, the fastest of 5 of each (as for dlsym).
+			bn="" bl=""
+			for r in 1 2 3 4 5; do
+				bn="$bn $("$BS" "$BSM" "$held" "$N_PAIRS" "$th")"
+				bl="$bl $(LD_PRELOAD=$lib "$BS" "$BSM" "$held" "$N_PAIRS" "$th")"
+			done
+			bn=$(echo $bn | tr ' ' '\n' | sort -n | head -n 1) bl=$(echo $bl | tr ' ' '\n' | sort -n | head -n 1)
+			rec_cells="$rec_cells${rec_cells:+; }$th thread(s), H=$held: $bn / $bl ns (+$(awk -v a="$bn" -v b="$bl" 'BEGIN { printf "%.1f", b - a }'))"
+		done
+	done
+	row "C_OpenSession + C_CloseSession pair with H sessions held, ns, without / with (fastest of 5 alternating runs of $N_PAIRS pairs)" "" "$rec_cells" "" "at most +50 ns, not growing with H"
 fi
 
 say "bench: done in $(( $(date +%s) - bench_t0 )) s"

@@ -6,13 +6,15 @@
  * STATE_DIR defaults to $CAPPED_STATE_DIR.  Prints the number of taken
  * device sessions; --list also prints one line per session (pid, process
  * start time, slot, login time in ms, and whether the process still runs);
- * --reset gives every session back.  Honours CAPPED_IDLE_EXPIRY as the
+ * --reset gives every session back and clears the counts of refusals and
+ * the peak.  Honours CAPPED_IDLE_EXPIRY as the
  * module does.  Exit status 0, or 2 on bad usage or unreadable state. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capped-state.h"
 
@@ -69,8 +71,14 @@ int main(int argc, char **argv)
 	if (capped_state_expire(&st, expiry, capped_now_ms()) > 0)
 		changed = 1;
 	if (reset) {
+		char path[4096];
+
 		st.n = 0;
 		changed = 1;
+		snprintf(path, sizeof path, "%s/%s", dir, CAPPED_REFUSED_FILE);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/%s", dir, CAPPED_PEAK_FILE);
+		unlink(path);
 	}
 	if (changed && capped_state_write(fd, &st, err, sizeof err) != 0) {
 		fprintf(stderr, "capped-count: %s/%s: %s\n", dir,

@@ -16,6 +16,10 @@
 #                        CAPPED_MAX_SESSIONS=MAX exported
 #   capped_count_is N DESC   a TAP check: the taken count is N (the pool
 #                        listed when not)
+#   capped_at_once_fixture   for the tests that sign from many processes at
+#                        once through the engine (fair-wait-lib.sh): the
+#                        skips, p11l_fixture, p11l_hermetic, and the lock
+#                        files in $T/run (XDG_RUNTIME_DIR)
 #
 # Sets CAPPED_MODULE (the fixture .so), CAPPED_COUNT, LATE_CLIENT.
 
@@ -103,4 +107,17 @@ capped_count_is() {
 		not_ok "$2: count is '$capped_got', expected $1"
 		"$CAPPED_COUNT" --list "$CAPPED_STATE_DIR" | sed 's/^/#   /'
 	fi
+}
+
+capped_at_once_fixture() {
+	capped_require
+	if why=$(p11l_engine_missing); then skip_all "$why"; fi
+	command -v bash >/dev/null 2>&1 || skip_all "bash is needed to open the PIN FIFOs at once"
+	p11l_fixture "$P11L_LIB"
+	# An installed configuration file must not change the results.
+	p11l_hermetic
+	# The lock files go here, not in the user's own runtime directory.
+	mkdir "$T/run" || bail_out "mkdir failed"
+	XDG_RUNTIME_DIR=$T/run
+	export XDG_RUNTIME_DIR
 }

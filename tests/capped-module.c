@@ -13,6 +13,9 @@
  *
  * The pool is the file "sessions" in CAPPED_STATE_DIR (see capped-state.h),
  * shared under flock by every process; tests/capped-count prints it.
+ * Beside it, "refused" has one line per login refused for a full pool and
+ * "peak" the most device sessions ever taken at once (CAPPED_REFUSED_FILE,
+ * CAPPED_PEAK_FILE in capped-state.h).
  * The module presents a PKCS#11 2.40 function list only (SoftHSM2 2.6.1
  * has no 3.0 interface), so C_LoginUser is not offered.
  *
@@ -23,6 +26,10 @@
  *   CAPPED_IDLE_EXPIRY   seconds after which a session of a process that is
  *                        gone is freed again (default 0: never)
  *   CAPPED_HOLD_MS       each login lasts at least this long (default 0)
+ *   CAPPED_LOGIN_MS      the C_Login call itself takes this long, with its
+ *                        device session taken (a far network HSM; default 0)
+ *   CAPPED_FULL_RV       the answer to a login with every session taken:
+ *                        SESSION_COUNT (default) or DEVICE_ERROR
  *   CAPPED_VERBOSE       1: say on stderr why a login or logout failed
  *
  * Test code only: never installed. */
@@ -30,6 +37,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -56,6 +64,8 @@ struct capped_config {
 	long max_sessions;
 	long idle_expiry;
 	long hold_ms;
+	long login_ms;
+	int full_device_error;
 	int verbose;
 };
 
@@ -409,6 +419,45 @@ static int pool_release(const unsigned long *slot)
 	return pool_close(fd, &st, changed);
 }
 
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ms / 1000),
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The pool's counters beside it, updated under its lock. */
+static void note(const char *name, size_t taken)
+{
+	char path[PATH_MAX + 16], buf[32];
+	long old = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", cfg.state_dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (strcmp(name, CAPPED_REFUSED_FILE) == 0) {
+		if (lseek(fd, 0, SEEK_END) < 0 || write(fd, "1\n", 2) != 2)
+			say("%s: cannot count a refusal", path);
+	} else {
+		n = read(fd, buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		old = atol(buf);
+		if ((long)taken > old) {
+			n = snprintf(buf, sizeof buf, "%zu\n", taken);
+			if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+				say("%s: cannot write the peak", path);
+		}
+	}
+	close(fd);
+}
+
 /* Each login lasts at least CAPPED_HOLD_MS. */
 static void hold_until(long long login_ms)
 {
@@ -417,14 +466,8 @@ static void hold_until(long long login_ms)
 	if (cfg.hold_ms <= 0 || login_ms < 0)
 		return;
 	left = login_ms + cfg.hold_ms - capped_now_ms();
-	if (left > 0) {
-		struct timespec ts = {
-			.tv_sec = (time_t)(left / 1000),
-			.tv_nsec = (long)(left % 1000) * 1000000L,
-		};
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-	}
+	if (left > 0)
+		sleep_ms(left);
 }
 
 /* --- configuration --- */
@@ -466,8 +509,18 @@ static int read_config(struct capped_config *c, char *err, size_t errlen)
 	    read_number("CAPPED_IDLE_EXPIRY", 0, 86400 * 365, &c->idle_expiry,
 			err, errlen) != 0 ||
 	    read_number("CAPPED_HOLD_MS", 0, 600000, &c->hold_ms, err,
+			errlen) != 0 ||
+	    read_number("CAPPED_LOGIN_MS", 0, 600000, &c->login_ms, err,
 			errlen) != 0)
 		return -1;
+	const char *full = getenv("CAPPED_FULL_RV");
+	if (full && *full && strcmp(full, "SESSION_COUNT") != 0) {
+		if (strcmp(full, "DEVICE_ERROR") != 0) {
+			snprintf(err, errlen, "CAPPED_FULL_RV=\"%s\" is not SESSION_COUNT or DEVICE_ERROR", full);
+			return -1;
+		}
+		c->full_device_error = 1;
+	}
 	if (c->max_sessions == 0) {
 		snprintf(err, errlen, "CAPPED_MAX_SESSIONS must be at least 1");
 		return -1;
@@ -643,11 +696,13 @@ static CK_RV capped_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user,
 		return r->C_Login(h, user, pin, pin_len);
 	}
 	if (st.n >= (size_t)cfg.max_sessions) {
-		VERBOSE("C_Login: all %ld device sessions are taken: "
-			"CKR_SESSION_COUNT", cfg.max_sessions);
+		VERBOSE("C_Login: all %ld device sessions are taken: %s",
+			cfg.max_sessions, cfg.full_device_error ?
+			"CKR_DEVICE_ERROR" : "CKR_SESSION_COUNT");
+		note(CAPPED_REFUSED_FILE, 0);
 		pool_close(fd, &st, 0);
 		pthread_mutex_unlock(&capped_mutex);
-		return CKR_SESSION_COUNT;
+		return cfg.full_device_error ? CKR_DEVICE_ERROR : CKR_SESSION_COUNT;
 	}
 	rec.slot = slot;
 	rec.login_ms = capped_now_ms();
@@ -656,11 +711,14 @@ static CK_RV capped_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user,
 		pthread_mutex_unlock(&capped_mutex);
 		return CKR_HOST_MEMORY;
 	}
+	note(CAPPED_PEAK_FILE, st.n);
 	if (pool_close(fd, &st, 1) != 0) {
 		pthread_mutex_unlock(&capped_mutex);
 		return CKR_GENERAL_ERROR;
 	}
 
+	if (cfg.login_ms > 0)
+		sleep_ms(cfg.login_ms);
 	rv = r->C_Login(h, user, pin, pin_len);
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 		/* The device refused: its session is closed again. */

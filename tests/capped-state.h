@@ -16,6 +16,10 @@
 
 #define CAPPED_STATE_FILE "sessions"
 #define CAPPED_STATE_MAGIC "capped-sessions v1"
+/* Beside the pool: one line per login refused for a full pool, and the
+ * most device sessions taken at once (capped-count --reset clears both). */
+#define CAPPED_REFUSED_FILE "refused"
+#define CAPPED_PEAK_FILE "peak"
 
 struct capped_record {
 	long pid;

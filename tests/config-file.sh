@@ -25,10 +25,11 @@ log = stderr
 modules = fake-module.so:other*.so
 module = /opt/hsm/lib/real-pkcs11.so
 signals = HUP, SIGTERM
+max_sessions = 16
 EOF
 run full lib P11LOGOUT_CONFIG="$T/full.conf" -- "$DRIVER" "$MOD" no-login
 banner "$T/full.err" >"$T/full.banner"
-settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so TERM,HUP >"$T/want"
+settings_line 1 7 3 close stderr 'fake-module.so:other*.so' /opt/hsm/lib/real-pkcs11.so TERM,HUP 16 >"$T/want"
 same "every key from the file shows in the banner" "$T/want" "$T/full.banner"
 check "no warning (no line names the file)" \
 	test "$(grep -c -F "$T/full.conf" "$T/full.err")" = 0
@@ -49,7 +50,7 @@ same "a key given twice: the last wins; a last line without newline counts" "$T/
 run over lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_TIMEOUT=9 \
 	P11LOGOUT_MODE=finalize P11LOGOUT_MODULES=x.so P11LOGOUT_MODULE=/m.so -- \
 	"$DRIVER" "$MOD" no-login
-settings_line 1 9 3 finalize stderr x.so /m.so TERM,HUP >"$T/want"
+settings_line 1 9 3 finalize stderr x.so /m.so TERM,HUP 16 >"$T/want"
 banner "$T/over.err" >"$T/got"
 same "variables win over the file, the rest comes from the file" "$T/want" "$T/got"
 run over0 lib P11LOGOUT_CONFIG="$T/full.conf" P11LOGOUT_DEBUG=0 -- "$DRIVER" "$MOD" no-login

@@ -21,8 +21,9 @@
 #
 # A process's wait is the time from the module's first CKR_SESSION_COUNT to
 # the return of the call that succeeded, as the library's debug log states
-# it ("waited N ms for a free session ... -> CKR_OK"); a process whose first
-# login succeeded waited 0.
+# it ("waited N ms for a free session ... -> CKR_OK"), or with
+# P11LOGOUT_MAX_SESSIONS the time it waited for a place ("waited N ms for
+# one of 16 places"); a process whose first login succeeded waited 0.
 
 fair_wait_setup() {
 	capped_token "$1/tok" >/dev/null 2>&1 || return 1
@@ -107,7 +108,7 @@ fair_wait_waits() {
 	fw_i=1
 	while [ $fw_i -le "$2" ]; do
 		if [ "$(cat "$1/$fw_i/rc" 2>/dev/null)" = 0 ]; then
-			fw_w=$(sed -n 's/.*: waited \([0-9]*\) ms for a free session .* -> CKR_OK$/\1/p' "$1/$fw_i/err" | tail -n 1)
+			fw_w=$(sed -n 's/.*: waited \([0-9]*\) ms for \(a free session .* -> CKR_OK\|one of [0-9]* places\)$/\1/p' "$1/$fw_i/err" | tail -n 1)
 			echo "${fw_w:-0}"
 		fi
 		fw_i=$((fw_i + 1))

@@ -419,10 +419,9 @@ static void sc_list_getter(struct module *m)
 /* Logs in, then runs a child that exits with exit() (running the exit
  * handlers it inherited), C_Finalize first if FINALIZE, while the parent
  * stays logged in. */
-static void fork_child(struct module *m, int finalize)
+static pid_t login_then_fork(struct module *m)
 {
 	pid_t pid;
-	int ws;
 
 	logged_in(m);
 	fflush(stdout);
@@ -431,6 +430,14 @@ static void fork_child(struct module *m, int finalize)
 		perror("fake-driver: fork");
 		exit(1);
 	}
+	return pid;
+}
+
+static void fork_child(struct module *m, int finalize)
+{
+	pid_t pid = login_then_fork(m);
+	int ws;
+
 	if (pid == 0) {
 		if (finalize) {
 			log_line("child finalize");
@@ -495,6 +502,48 @@ static void sc_session_full(struct module *m)
 	       CKR_SESSION_COUNT);
 }
 
+/* FAKE_HOLD_MS (default 60 s): how long a holding scenario stays logged
+ * in before it exits, unless killed first. */
+static void hold(void)
+{
+	const char *v = getenv("FAKE_HOLD_MS");
+	long ms = v != NULL ? atol(v) : 60000;
+
+	usleep((useconds_t)(ms % 1000) * 1000);
+	sleep((unsigned)(ms / 1000));
+}
+
+/* A login that may be refused (P11LOGOUT_MAX_SESSIONS): its answer
+ * printed; once logged in, the line "hold $FAKE_TAG" goes to the log and
+ * the process holds the login (FAKE_HOLD_MS), then exits; refused, it
+ * exits with 5 at once. */
+static void sc_login_hold(struct module *m)
+{
+	CK_RV rv = login_as(m, open_session(m, 1), CKU_USER, DRIVER_PIN);
+	char line[64];
+
+	printf("C_Login -> 0x%lx\n", rv);
+	fflush(stdout);
+	if (rv != CKR_OK)
+		exit(5);
+	snprintf(line, sizeof line, "hold %s", getenv("FAKE_TAG") ? getenv("FAKE_TAG") : "-");
+	log_line(line);
+	hold();
+}
+
+/* Logs in, forks a child that holds on (FAKE_HOLD_MS) without PKCS#11,
+ * and exits itself at once, printing the child's pid. */
+static void sc_fork_hold(struct module *m)
+{
+	pid_t pid = login_then_fork(m);
+
+	if (pid == 0) {
+		hold();
+		_exit(0);
+	}
+	printf("child %ld\n", (long)pid);
+}
+
 static const struct {
 	const char *name;
 	enum getter how;
@@ -529,6 +578,8 @@ static const struct {
 	{ "close-all-before-exit", BY_FUNCTION_LIST, 1, sc_close_all_before_exit },
 	{ "mixed-slots", BY_FUNCTION_LIST, 1, sc_mixed_slots },
 	{ "session-full", BY_FUNCTION_LIST, 1, sc_session_full },
+	{ "login-hold", BY_FUNCTION_LIST, 1, sc_login_hold },
+	{ "fork-hold", BY_FUNCTION_LIST, 1, sc_fork_hold },
 };
 
 int main(int argc, char **argv)

@@ -156,6 +156,13 @@ compare "signals: a variable over the file" P11LOGOUT_CONFIG="$T/signals.conf" \
 compare "signals: a bad variable keeps the file's" P11LOGOUT_CONFIG="$T/signals.conf" \
 	P11LOGOUT_SIGNALS=KILL --
 compare "--signals" -- --signals PIPE,TERM
+printf 'max_sessions = 016\n' >"$T/places.conf"
+compare "max_sessions from the file, leading zero" P11LOGOUT_CONFIG="$T/places.conf" --
+compare "max_sessions: a variable over the file" P11LOGOUT_CONFIG="$T/places.conf" \
+	P11LOGOUT_MAX_SESSIONS=4 --
+compare "max_sessions: bad variables keep the file's" P11LOGOUT_CONFIG="$T/places.conf" \
+	P11LOGOUT_MAX_SESSIONS=257 --
+compare "max_sessions: not a number" P11LOGOUT_MAX_SESSIONS=few --
 
 # --show-config with a command prints and then runs it.
 out=$("$RUN" --show-config sh -c 'echo ran') 

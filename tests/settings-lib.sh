@@ -20,9 +20,10 @@ banner() {
 	sed -n 's/^libp11logout: \(libp11logout [^ ]*: debug=.*\)$/\1/p' "$1"
 }
 
-# settings_line DEBUG TIMEOUT WAIT MODE LOG MODULES MODULE [SIGNALS]: the
-# banner's settings line for these values (SIGNALS: "-" when not given).
+# settings_line DEBUG TIMEOUT WAIT MODE LOG MODULES MODULE [SIGNALS
+# [MAX_SESSIONS]]: the banner's settings line for these values (SIGNALS:
+# "-", MAX_SESSIONS: 0 when not given).
 settings_line() {
-	printf 'libp11logout %s: debug=%s timeout=%s wait=%s mode=%s log=%s modules=%s module=%s signals=%s\n' \
-		"$VERSION" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}"
+	printf 'libp11logout %s: debug=%s timeout=%s wait=%s mode=%s log=%s modules=%s module=%s signals=%s max_sessions=%s\n' \
+		"$VERSION" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}" "${9:-0}"
 }

@@ -19,16 +19,7 @@
 . "$P11L_TEST_SRCDIR/capped-lib.sh"
 unset LD_PRELOAD P11LOGOUT_DEBUG P11LOGOUT_TIMEOUT P11LOGOUT_WAIT P11LOGOUT_MODE \
 	P11LOGOUT_LOG P11LOGOUT_MODULES P11LOGOUT_MODULE
-capped_require
-if why=$(p11l_engine_missing); then skip_all "$why"; fi
-command -v bash >/dev/null 2>&1 || skip_all "bash is needed to open the PIN FIFOs at once"
-p11l_fixture "$P11L_LIB"
-# An installed configuration file must not change the results.
-p11l_hermetic
-# The waiters' lock files go here, not in the user's own runtime directory.
-mkdir "$T/run" || bail_out "mkdir failed"
-XDG_RUNTIME_DIR=$T/run
-export XDG_RUNTIME_DIR
+capped_at_once_fixture
 
 capped_setup "$T/tok" "$T/pool"
 PUB=$T/tok/k1.pem
