@@ -11,9 +11,10 @@
 # still links the shared object with the configured gcc driver).  Only what
 # the tests need is built: the library in each build; the fake module and
 # driver and the RTLD_NEXT chain once per architecture, with gcc -O2 (the
-# chain's libraries are also built at -O0 whatever CFLAGS says).  Each build runs tests/fake-module.sh (every scenario
-# logs out at exit) and tests/rtld-next.sh (dlsym(RTLD_NEXT, ...) from
-# libraries preloaded around ours, also built at -O0).
+# chain's libraries are also built at -O0 whatever CFLAGS says).  Each
+# build runs tests/fake-module.sh (every scenario logs out at exit) and
+# tests/rtld-next.sh (dlsym(RTLD_NEXT, ...) from libraries preloaded
+# around ours, also built at -O0); each -O0 build also tests/exports.sh.
 #
 # The test programs are the target's: binfmt_misc hands them to
 # qemu-ARCH-static (qemu-user-static's entries; i386 is registered here
@@ -93,13 +94,26 @@ cell() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out/$1/cells"; }
 
 run_tests() {
 	local arch=$1 triplet=$2 qemu=$3 d=$4 tag=$5 t plan ok bad total=0 failed=0 short=
-	local prefix=/usr/$triplet
+	local prefix=/usr/$triplet list=$tests tools=
+	# At -O0 the compilers turn struct copies into memcpy calls, which
+	# bring one more glibc symbol version (invariant 3): exports.sh
+	# there too, with the target's binutils as nm, readelf and objdump.
+	case $tag in
+	*-O0)
+		list="$list exports"
+		tools=$d/$tag-tools
+		mkdir -p "$tools"
+		for t in nm readelf objdump; do
+			if [ "$arch" = amd64 ]; then ln -sf "$(command -v $t)" "$tools/$t"
+			else ln -sf "/usr/bin/$triplet-$t" "$tools/$t"; fi
+		done ;;
+	esac
 	# i386 under qemu-i386 with the cross libc (libc6-i386-cross 2.36-8)
 	# hangs in the exit handler's release thread (a spinning thread, seen
 	# with no other libc); the build machine's libc6-i386 runs it fine.
 	if [ "$arch" = i386 ] && [ -e /lib/ld-linux.so.2 ]; then prefix=/; fi
-	for t in $tests; do
-		env -u LD_PRELOAD \
+	for t in $list; do
+		env -u LD_PRELOAD ${tools:+PATH=$tools:$PATH} \
 			P11L_LIB="$d/preload/.libs/libp11logout.so" \
 			P11L_TEST_BUILDDIR="$d/tests" P11L_TEST_SRCDIR="$top/tests" \
 			P11L_TOP_SRCDIR="$top" \

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "release.h"
 
 static void log_waited(struct p11l_module *m, const char *what,
 		       const struct p11l_wait *w, CK_RV rv)
@@ -145,7 +146,7 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 		p11l_unlock();
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
-			p11l_exit_handler_arm();
+			p11l_release_handlers_arm();
 		if (!added)
 			p11l_warn("%s: slot %lu: out of memory; session %lu not recorded and will not be closed at exit",
 				  m->path, slot, *session);
@@ -305,7 +306,7 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 	__atomic_store_n(&m->release_set, set, __ATOMIC_RELEASE);
 	p11l_log("%s: slot %lu: login as %s recorded (%s)", m->path, slot,
 		 user == CKU_SO ? "SO" : "user", p11l_ckr_name(rv, b));
-	p11l_exit_handler_arm();
+	p11l_release_handlers_arm();
 }
 
 /* C_Login, or C_LoginUser when BY_NAME: both are recorded alike. */

@@ -33,11 +33,7 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static const char *env(const char *name)
 {
-#ifdef HAVE_SECURE_GETENV
 	return p11l_libc.secure_getenv(name);
-#else
-	return p11l_libc.getauxval(AT_SECURE) ? NULL : p11l_libc.getenv(name);
-#endif
 }
 
 /* The names of enum p11l_mode, in its order. */
@@ -247,14 +243,13 @@ static void set_defaults(struct p11l_config *c)
 }
 
 /* One setting, from a variable (WHERE is NULL) or from file:line; an
- * unusable value keeps what was there and says so once. */
+ * unusable value keeps what was there and says so once.  (Each parser
+ * writes only a value it accepts: no copy of the settings to restore,
+ * which would be a memcpy call at -O0, one more symbol version.) */
 static void apply(const struct setting *s, const char *v, const char *where)
 {
-	struct p11l_config saved = config;
-
 	if (s->parse(v, &config, s->offset))
 		return;
-	config = saved;
 	if (where)
 		p11l_warn("%s: %s = '%.40s' is not %s; line skipped", where,
 			  s->key, v, s->expected);
@@ -364,7 +359,7 @@ static void load(void)
 	/* What reads the settings is looked up at the first module
 	 * (libc-late.h); without it, the defaults, and every module passes
 	 * through. */
-	if (!p11l_libc_ready())
+	if (p11l_libc_missing())
 		return;
 	path = env("P11LOGOUT_CONFIG");
 	secure = p11l_libc.getauxval(AT_SECURE) != 0;
@@ -375,11 +370,12 @@ static void load(void)
 		if (v)
 			apply(&settings[i], v, NULL);
 	}
+	p11l_log_setup(config.debug, config.log_syslog);
 }
 
 /* The debug banner: the version and every effective setting, in the form
  * `p11-run --show-config` prints. */
-static void banner(void)
+void p11l_config_banner(void)
 {
 	char sigs[64];
 
@@ -393,13 +389,6 @@ static void banner(void)
 
 const struct p11l_config *p11l_config(void)
 {
-	static int banner_shown;
-	int expected = 0;
-
 	pthread_once(&config_once, load);
-	if (!__atomic_load_n(&banner_shown, __ATOMIC_ACQUIRE) &&
-	    __atomic_compare_exchange_n(&banner_shown, &expected, 1, 0,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		banner();
 	return &config;
 }

@@ -23,7 +23,7 @@ P11L_NO_SANITIZE static p11l_dlsym_fn real_dlsym_get(void)
 	p = version ? dlvsym(RTLD_NEXT, "dlsym", version) : NULL;
 	if (!p)
 		return NULL;
-	memcpy(&f, &p, sizeof f);
+	f = (p11l_dlsym_fn)p11l_fn_of(p);
 	__atomic_store_n(&real_dlsym, f, __ATOMIC_RELEASE);
 	return f;
 }
@@ -73,6 +73,9 @@ void *p11l_dlsym_wrap(void *handle, const char *name)
 
 	if (!sym)
 		return NULL;
+	/* Made here, above the module table: the entry points' bodies use
+	 * it.  Out of memory, the table says so and passes the module by. */
+	p11l_entry_points_init();
 	m = p11l_module_for_getter(sym);
 	if (!m)
 		return sym;

@@ -2,8 +2,8 @@
  * (-nostartfiles): they add four weak undefined symbols (__gmon_start__,
  * _ITM_registerTMCloneTable, _ITM_deregisterTMCloneTable, __cxa_finalize)
  * that the dynamic loader looks up, and fails to find or finds, in every
- * process at start, about 2,800 instructions of /bin/true's, and code of
- * theirs that runs at load.  Nothing here needs them: there is no
+ * process at start (BENCHMARK.md has what that costs /bin/true), and code
+ * of theirs that runs at load.  Nothing here needs them: there is no
  * constructor, and the library is never unloaded (-z nodelete).  What the
  * start files defined and the library does use is the handle that
  * atexit() and pthread_atfork() register under.  Weak, so that the same

@@ -16,12 +16,16 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "clock-thread.h"
 #include "libc-late.h"
 
 static sem_t wake;
 static pthread_t watchdog;
 static unsigned long long deadline;
 static int status;
+/* The release's abandon (release.c), handed in so that the watchdog
+ * stays below the release that uses it. */
+static int (*abandon)(void);
 
 static void flush_if_free(FILE *f)
 {
@@ -47,7 +51,7 @@ static void *watch(void *arg)
 	if (p11l_sem_wait_until(&wake, deadline) == 0)
 		return leave();
 	/* The release ended at the deadline itself: nothing to end. */
-	if (!p11l_release_abandon())
+	if (!abandon())
 		return leave();
 	p11l_log("exit: the token did not answer within %u s; ending the process with status %d, without the logout",
 		 p11l_config()->timeout, status);
@@ -65,7 +69,7 @@ static void *watch(void *arg)
  * ThreadSanitizer).  Only a later release at exit (after a login made by
  * a later exit handler of the program) waits, for the previous watchdog
  * to be off the semaphore before it is set up again. */
-int p11l_watchdog_start(unsigned long long when, int exit_status)
+int p11l_watchdog_start(unsigned long long when, int exit_status, int (*give_up)(void))
 {
 	while (!__atomic_load_n(&gone, __ATOMIC_ACQUIRE))
 		p11l_pause_ms(1);
@@ -73,6 +77,7 @@ int p11l_watchdog_start(unsigned long long when, int exit_status)
 		return -1;
 	deadline = when;
 	status = exit_status;
+	abandon = give_up;
 	__atomic_store_n(&gone, 0, __ATOMIC_RELAXED);
 	if (p11l_thread_start(&watchdog, watch, NULL) != 0) {
 		__atomic_store_n(&gone, 1, __ATOMIC_RELAXED);

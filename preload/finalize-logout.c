@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "release.h"
 
 /* Only the process that initialised the module and logged in logs out: a
  * forked child never ends its parent's login.  A slot without an open

@@ -16,13 +16,6 @@ static const struct {
 	[P11L_GETTER_INTERFACE_LIST] = { "C_GetInterfaceList", P11L_CALL_C_GetInterfaceList },
 };
 
-/* dlsym deals in void *, and ISO C has no conversion between that and a
- * pointer to a function: this is the one place that crosses over. */
-union sym {
-	void *p;
-	p11l_fn f;
-};
-
 /* Which getter NAME is, or -1. */
 int p11l_getter_index(const char *name)
 {
@@ -36,21 +29,19 @@ int p11l_getter_index(const char *name)
  * module handed out gave that set one already. */
 void p11l_set_real_getter(struct p11l_module *m, int which, void *sym)
 {
-	union sym u = { .p = sym };
+	p11l_fn f = p11l_fn_of(sym);
 	p11l_fn *slot = &p11l_set_at(m->index)->real[getters[which].call];
 
 	p11l_lock();
-	if (u.f && !*slot)
-		__atomic_store_n(slot, u.f, __ATOMIC_RELEASE);
+	if (f && !*slot)
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
 	p11l_unlock();
 }
 
 /* Our entry point for a getter of module M, as dlsym hands it out. */
 void *p11l_wrapped_getter(struct p11l_module *m, int which)
 {
-	union sym u = { .f = p11l_entry(m->index, getters[which].call) };
-
-	return u.p;
+	return p11l_ptr_of(p11l_entry(m->index, getters[which].call));
 }
 
 CK_RV p11l_C_GetFunctionList(unsigned set, CK_FUNCTION_LIST_PTR_PTR pp)

@@ -3,8 +3,7 @@
  *
  * Every function the library imports costs every process on the host a
  * relocation at load time, and every glibc symbol version one more check
- * (a few hundred to about 1,000 instructions at start; see HACKING.md and
- * BENCHMARK.md).  What runs before
+ * (HACKING.md, invariant 3; BENCHMARK.md has the figures).  What runs before
  * the first module (the dlsym route, OPENSSL_cleanup) and what every path
  * needs (string functions, errno, write, the lock) stays imported; the
  * rest is looked up here, so that /bin/true pays for none of it.
@@ -58,31 +57,14 @@
 #define P11L_PWRITE_NAME "pwrite"
 #endif
 
-#ifdef HAVE_SEM_CLOCKWAIT
-#define P11L_LATE_SEM_CLOCKWAIT(X) \
-	X(sem_clockwait, P11L_T64("sem_clockwait", "__sem_clockwait64"))
-#else
-#define P11L_LATE_SEM_CLOCKWAIT(X) X(sem_trywait, "sem_trywait")
-#endif
-#ifdef HAVE_SECURE_GETENV
-#define P11L_LATE_GETENV(X) X(secure_getenv, "secure_getenv")
-#else
-#define P11L_LATE_GETENV(X) X(getenv, "getenv")
-#endif
-#ifdef HAVE_ON_EXIT
-#define P11L_LATE_EXIT(X) X(on_exit, "on_exit")
-#else
-#define P11L_LATE_EXIT(X) X(atexit, "atexit")
-#endif
-
 /* One row per function: its name, and the name to look up. */
 #define P11L_LIBC_LATE(X) \
 	X(clock_gettime, P11L_T64("clock_gettime", "__clock_gettime64")) \
 	X(clock_nanosleep, P11L_T64("clock_nanosleep", "__clock_nanosleep_time64")) \
 	X(fstat, P11L_FSTAT_NAME) \
 	X(getauxval, "getauxval") \
-	P11L_LATE_GETENV(X) \
-	P11L_LATE_SEM_CLOCKWAIT(X) \
+	X(secure_getenv, "secure_getenv") \
+	X(sem_clockwait, P11L_T64("sem_clockwait", "__sem_clockwait64")) \
 	X(sem_init, "sem_init") \
 	X(sem_post, "sem_post") \
 	X(sem_wait, "sem_wait") \
@@ -90,7 +72,7 @@
 	X(pthread_detach, "pthread_detach") \
 	X(pthread_join, "pthread_join") \
 	X(dladdr, "dladdr") \
-	P11L_LATE_EXIT(X) \
+	X(on_exit, "on_exit") \
 	X(pthread_self, "pthread_self") \
 	X(sigaction, "sigaction") \
 	X(sigaddset, "sigaddset") \
@@ -106,7 +88,6 @@
 	X(flock, "flock") \
 	X(pread, P11L_PREAD_NAME) \
 	X(pwrite, P11L_PWRITE_NAME) \
-	X(nanosleep, P11L_T64("nanosleep", "__nanosleep64")) \
 	X(geteuid, "geteuid") \
 	X(socket, "socket") \
 	X(connect, "connect") \
@@ -132,9 +113,10 @@ struct p11l_libc {
 };
 extern struct p11l_libc p11l_libc;
 
-/* Fills the table once; 0 when a function is missing (then nothing of
- * ours runs: every module passes through unwrapped). */
-int p11l_libc_ready(void);
+/* Fills the table once.  The name of a function not found, or NULL when
+ * all were: without one, nothing of ours runs, and every module passes
+ * through unwrapped (the caller says so). */
+const char *p11l_libc_missing(void);
 
 /* pthread_atfork, through the table. */
 int p11l_atfork(void (*prepare)(void), void (*parent)(void),

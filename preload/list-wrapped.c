@@ -135,8 +135,7 @@ const p11l_function_list *p11l_wrap_list(struct p11l_module *m,
 		/* Entry by entry, with a barrier the compilers do not turn
 		 * into a memcpy call: memcpy would be one more symbol version
 		 * (GLIBC_2.14 on x86_64), and memmove one more import, that
-		 * the loader handles in every process (about 500
-		 * instructions for /bin/true, measured). */
+		 * the loader handles in every process (BENCHMARK.md). */
 		for (size_t i = 0; i < n; i++) {
 			w->copy.fn[i] = real->fn[i];
 			__asm__ volatile("" ::: "memory");

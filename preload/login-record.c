@@ -27,29 +27,6 @@ unsigned long p11l_stamp(void)
 	return __atomic_fetch_add(&stamp_counter, 1, __ATOMIC_SEQ_CST);
 }
 
-/* The process records are tagged with.  getpid() is a system call each
- * time; this asks once, and the fork handler (module-table.c) makes a
- * child ask again.  A child made without fork handlers (_Fork, a raw
- * clone) would take its parent's records for its own: such a child may
- * only exec. */
-static pid_t self;
-
-pid_t p11l_self(void)
-{
-	pid_t p = __atomic_load_n(&self, __ATOMIC_RELAXED);
-
-	if (!p) {
-		p = getpid();
-		__atomic_store_n(&self, p, __ATOMIC_RELAXED);
-	}
-	return p;
-}
-
-void p11l_self_forked(void)
-{
-	__atomic_store_n(&self, 0, __ATOMIC_RELAXED);
-}
-
 static int grow(void **items, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
@@ -295,13 +272,28 @@ int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	return 1;
 }
 
+/* Login I's place taken by the last one.  Field by field: clang at -O0
+ * makes a copy of the whole struct a memcpy call, one more glibc symbol
+ * version in every process (tests/exports.sh in the -O0 cross cells). */
+static void login_take_last(struct p11l_module *m, size_t i)
+{
+	const struct p11l_login *last = &m->logins[--m->nlogins];
+	struct p11l_login *l = &m->logins[i];
+
+	l->slot = last->slot;
+	l->user = last->user;
+	l->order = last->order;
+	l->pid = last->pid;
+	l->stamp = last->stamp;
+}
+
 void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
 			      unsigned long before)
 {
 	for (size_t i = 0; i < m->nlogins; i++) {
 		if (m->logins[i].slot == slot) {
 			if (m->logins[i].stamp < before)
-				m->logins[i] = m->logins[--m->nlogins];
+				login_take_last(m, i);
 			return;
 		}
 	}
@@ -318,7 +310,7 @@ void p11l_record_clear(struct p11l_module *m, unsigned long before)
 	index_refresh(m);
 	for (size_t i = 0; i < m->nlogins;) {
 		if (m->logins[i].stamp < before)
-			m->logins[i] = m->logins[--m->nlogins];
+			login_take_last(m, i);
 		else
 			i++;
 	}
@@ -337,7 +329,7 @@ void p11l_record_forget_other_processes(struct p11l_module *m)
 	index_refresh(m);
 	for (size_t i = 0; i < m->nlogins;) {
 		if (m->logins[i].pid != pid)
-			m->logins[i] = m->logins[--m->nlogins];
+			login_take_last(m, i);
 		else
 			i++;
 	}

@@ -52,11 +52,12 @@ static void load_real_module(void)
 	}
 	/* A real module that P11LOGOUT_MODULES leaves out, or one past the
 	 * table, is served unwrapped: the calls still reach it. */
+	p11l_entry_points_init();
 	m = p11l_module_for_getter(any);
 	if (!m) {
-		memcpy(&raw_get_function_list, &gfl, sizeof gfl);
-		memcpy(&raw_get_interface, &gi, sizeof gi);
-		memcpy(&raw_get_interface_list, &gil, sizeof gil);
+		raw_get_function_list = (CK_C_GetFunctionList)p11l_fn_of(gfl);
+		raw_get_interface = (CK_C_GetInterface)p11l_fn_of(gi);
+		raw_get_interface_list = (CK_C_GetInterfaceList)p11l_fn_of(gil);
 		__atomic_store_n(&raw_loaded, 1, __ATOMIC_RELEASE);
 		return;
 	}

@@ -44,14 +44,19 @@ static void atfork_release(void)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/* The child's own identity for the record, and the lock it inherited
+ * taken. */
 static void atfork_child(void)
 {
 	p11l_self_forked();
 	pthread_mutex_unlock(&table_lock);
 }
 
-static void register_atfork(void)
+/* At the first module seen: the banner of the debug log, and the fork
+ * handler. */
+static void first_module(void)
 {
+	p11l_config_banner();
 	p11l_atfork(atfork_prepare, atfork_release, atfork_child);
 }
 
@@ -68,7 +73,7 @@ static int tables_ready(const char *path)
 	static int reported;
 
 	pthread_once(&sets_once, sets_alloc);
-	if (sets && p11l_entry_table_init())
+	if (sets && p11l_entry_table_ready())
 		return 1;
 	if (!__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
 		p11l_warn("%s: out of memory for the module table; this module and later ones pass through unwrapped",
@@ -133,12 +138,20 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 
 	/* Reading the configuration here, at the first module, keeps the
 	 * library from doing any work in processes that never use PKCS#11. */
-	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+	static pthread_once_t first_once = PTHREAD_ONCE_INIT;
+	const char *missing;
 
 	p11l_config();
-	if (!p11l_libc_ready())
+	missing = p11l_libc_missing();
+	if (missing) {
+		static int reported;
+
+		if (!__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
+			p11l_warn("cannot find %s in the C library; modules pass through unwrapped",
+				  missing);
 		return NULL;
-	pthread_once(&atfork_once, register_atfork);
+	}
+	pthread_once(&first_once, first_module);
 
 	if (p11l_libc.dladdr(getter, &info) && info.dli_fbase) {
 		base = info.dli_fbase;

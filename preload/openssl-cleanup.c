@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "p11logout.h"
+#include "release.h"
 
 static const char name[] = "OPENSSL_cleanup";
 static const char v3[] = "OPENSSL_3.0.0";
@@ -47,16 +48,13 @@ static const char v4[] = "OPENSSL_4.0.0";
 
 static void call(void *sym)
 {
-	void (*f)(void);
-
-	memcpy(&f, &sym, sizeof f);
-	f();
+	p11l_fn_of(sym)();
 }
 
 static void release(void)
 {
 	if (p11l_module_count() > 0)
-		p11l_release_all_bounded("OPENSSL_cleanup");
+		p11l_release("OPENSSL_cleanup", P11L_RELEASE_BOUNDED, 0);
 }
 
 /* OPENSSL_cleanup@@OPENSSL_3.0.0, and references without a version. */

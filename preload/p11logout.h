@@ -8,14 +8,20 @@
  *                     and the entry sets (our entry points per list kind)
  *   getters-wrapped.c the module's getters, returning wrapped lists
  *   list-wrapped.c    the copy of a function list, sized by its version
- *   entry-table.c     entry points per entry set, generated from the
+ *   entry-points.c    entry points per entry set, generated from the
  *                     table of wrapped calls (P11L_WRAPPED_CALLS below)
+ *   entry-table.c     where the lists and getters find them
  *   calls-wrapped.c   the session-lifecycle calls, which keep the record
  *   finalize-logout.c the logout a program's own C_Finalize leaves out
  *   login-record.c    the record: open sessions and logged-in slots, and
  *                     what a release of ours ended
- *   exit-handler.c    the exit handler that logs out before teardown,
- *                     and the one release at a time within one bound
+ *   process-self.c    the process its entries are tagged with
+ *   exit-handler.c    the exit and quick_exit handlers, registered at
+ *                     the first login, before OpenSSL's teardown
+ *   release.c         the release they start: one at a time, within one
+ *                     bound, logging out through our own entries
+ *                     (release.h: its interface, and the one intended
+ *                     import circle)
  *   exit-watchdog.c   ends a stuck exit with the program's status
  *   signal-release.c  the opt-in release on termination signals
  *   openssl-cleanup.c the OPENSSL_cleanup interposer: releases first
@@ -24,6 +30,7 @@
  *   session-wait.c    retrying a login refused for lack of sessions
  *   session-places.c  the opt-in limit on logins from this host
  *   lock-file.c       the lock files of both, safe in shared directories
+ *   clock-thread.c    the clock, pauses and threads of our own
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
  *   libc-late.c       libc functions looked up at the first module
  *   log.c             diagnostics to stderr or syslog
@@ -56,10 +63,11 @@
 /* The wrapped calls, one row each: the call's name (its position P11L_<name>
  * in a function list and its type CK_<name> come from pkcs11-types.h), its
  * parameters, and the arguments passed on.  Its body is p11l_<name>, taking
- * first the entry set it was called through.  entry-table.c makes one entry
+ * first the entry set it was called through.  entry-points.c makes one entry
  * point per row for every entry set, and list-wrapped.c puts it into each
  * wrapped list long enough to hold it.  Adding a wrapped call is one row
- * here and its body. */
+ * here, its body in calls-wrapped.c, and in pkcs11-types.h its position
+ * and type where they are not there yet (HACKING.md). */
 #define P11L_WRAPPED_CALLS(X, d) \
 	X(d, C_Initialize, (CK_VOID_PTR a), (a)) \
 	X(d, C_Finalize, (CK_VOID_PTR r), (r)) \
@@ -186,9 +194,13 @@ struct p11l_module {
 };
 
 /* entry-table.c: our entry points, one per wrapped call for each entry set
- * (see struct p11l_entry_set), and the set they belong to. */
+ * (see struct p11l_entry_set), once entry-points.c has made the table. */
 p11l_fn p11l_entry(unsigned set, enum p11l_call call);
-int p11l_entry_table_init(void);
+void p11l_entry_table_set(p11l_fn (*table)[P11L_CALLS]);
+int p11l_entry_table_ready(void);
+/* entry-points.c: makes them, at the first module (dlsym-route.c,
+ * module-entry.c); 0 when out of memory. */
+int p11l_entry_points_init(void);
 
 /* The sanitizer runtimes look up their own symbols with dlsym(RTLD_NEXT)
  * while they start, before they can run instrumented code: the route to
@@ -201,6 +213,22 @@ int p11l_entry_table_init(void);
 #else
 #define P11L_NO_SANITIZE
 #endif
+
+/* dlsym hands out functions as void *, and ISO C has no cast between
+ * object and function pointers: the conversion is done this one way.
+ * p11l_fn then casts to any function type.  Not instrumented: the route
+ * to libc's dlsym uses it (below). */
+P11L_NO_SANITIZE static inline p11l_fn p11l_fn_of(void *p)
+{
+	union { void *p; p11l_fn f; } u = { .p = p };
+	return u.f;
+}
+
+P11L_NO_SANITIZE static inline void *p11l_ptr_of(p11l_fn f)
+{
+	union { void *p; p11l_fn f; } u = { .f = f };
+	return u.p;
+}
 
 /* dlsym-route.c */
 typedef void *(*p11l_dlsym_fn)(void *, const char *);
@@ -253,7 +281,8 @@ int p11l_record_login_with_session(struct p11l_module *m,
 	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
-/* getpid() without a system call; p11l_self_forked in a fork's child. */
+/* process-self.c: getpid() without a system call; p11l_self_forked in a
+ * fork's child. */
 pid_t p11l_self(void);
 void p11l_self_forked(void);
 #define P11L_ALL_RECORDS (~0UL)
@@ -267,36 +296,18 @@ int p11l_released_any(struct p11l_module *m);
 size_t p11l_released_forget(struct p11l_module *m,
 	const CK_SLOT_ID *slot, int login);
 
-/* exit-handler.c */
-void p11l_exit_handler_arm(void);
-void p11l_release_all_bounded(const char *why);
-/* Nonzero while the calling thread runs a release of ours (exit,
- * quick_exit, OPENSSL_cleanup, signal). */
-int p11l_in_release(void);
-/* Nonzero once the library gave up on the token: no call of ours after. */
-int p11l_release_given_up(void);
-/* The one release of the process: claim (0: skip; *deadline 0: no
- * bound), run on the calling thread, end (0: given up meanwhile); abandon
- * gives up for good, lock-free (the signal handler calls it). */
-int p11l_release_begin(const char *why, int wait,
-	unsigned long long *deadline);
-void p11l_release_run(void);
-int p11l_release_end(void);
-int p11l_release_abandon(void);
-unsigned long long p11l_now_ns(void);
-#include <pthread.h>
-#include <semaphore.h>
-int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
-int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
-/* Sleeps MS milliseconds (CLOCK_MONOTONIC). */
-void p11l_pause_ms(unsigned ms);
+/* exit-handler.c: at the first login, registers the exit and quick_exit
+ * handlers that start the release (release.h), and arms the release on
+ * signals. */
+void p11l_release_handlers_arm(void);
 
 /* finalize-logout.c: before the program's own C_Finalize, the logout
  * it left out (only in the process that logged in). */
 void p11l_finalize_logout(unsigned set);
 
-/* exit-watchdog.c */
-int p11l_watchdog_start(unsigned long long deadline, int status);
+/* exit-watchdog.c: used by the release alone; GIVE_UP is its abandon. */
+int p11l_watchdog_start(unsigned long long deadline, int status,
+	int (*give_up)(void));
 void p11l_watchdog_stop(void);
 
 /* signal-release.c */
@@ -334,8 +345,12 @@ struct p11l_config {
 #define P11L_DEFAULT_TIMEOUT 5
 #define P11L_MAX_SECONDS 3600
 const struct p11l_config *p11l_config(void);
+/* Once, at the first module seen (module-table.c). */
+void p11l_config_banner(void);
 
-/* log.c */
+/* log.c: p11l_log only with debug or syslog, as config.c hands them
+ * over when it loads the settings; p11l_warn always. */
+void p11l_log_setup(int debug, int to_syslog);
 void p11l_log(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 void p11l_warn(const char *fmt, ...)
@@ -346,21 +361,10 @@ void p11l_warn(const char *fmt, ...)
 int p11l_module_selected(const char *path);
 
 /* session-wait.c */
-#define P11L_ASKERS_MAX 32
 struct p11l_wait {
-	struct p11l_module *module;	/* set by the caller: whose lock file */
-	int started;
-	unsigned tries;
-	unsigned long long start, deadline;
-	unsigned delay;
-	unsigned seed;
-	int queue, held;
-	/* The asker's lock held, and its number. */
-	int fd, index;
-	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet:
-	 * P11L_ASKERS_MAX of them, allocated at the first refusal (every
-	 * C_OpenSession has one of these on its stack). */
-	int *files;
+	struct p11l_module *module;	/* set by the caller: whose lock files */
+	unsigned tries;			/* for the caller's log */
+	struct p11l_wait_state *s;	/* session-wait.c's own; NULL: no wait */
 };
 int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
 

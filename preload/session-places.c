@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "clock-thread.h"
 #include "libc-late.h"
 
 /* Places one process may hold at once (logins to distinct module slots). */
@@ -80,22 +81,6 @@ static void fork_child(void)
 static void register_fork(void)
 {
 	p11l_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { 0, (long)ms * 1000000L };
-
-	while (p11l_libc.nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	p11l_libc.clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int find_held(struct p11l_module *m, CK_SLOT_ID slot)
@@ -211,7 +196,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 		return CKR_OK;
 	}
 	from = (unsigned)p11l_self() % n;
-	start = now_ms();
+	start = p11l_now_ms();
 	deadline = start + (uint64_t)c->wait * 1000u;
 	got = try_places(fds, n, from);
 	waited = got < 0 && c->wait;
@@ -220,7 +205,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 		if (q >= 0)
 			ticket = ticket_take(q);
 	}
-	while (got < 0 && now_ms() < deadline) {
+	while (got < 0 && p11l_now_ms() < deadline) {
 		unsigned pause = ticket < 0 ? FAR_POLL_MS : turn_in(q, (uint64_t)ticket);
 
 		if (!pause) {
@@ -229,7 +214,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 				break;
 			pause = HEAD_POLL_MS;
 		}
-		sleep_ms(pause);
+		p11l_pause_ms((unsigned)pause);
 	}
 	if (q >= 0)
 		close(q);	/* and with it the ticket */
@@ -238,7 +223,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 			close(fds[i]);
 	if (waited)
 		p11l_log("%s: slot %lu: waited %llu ms for one of %u places%s", m->path, slot,
-			 (unsigned long long)(now_ms() - start), n, got >= 0 ? "" : ": none free");
+			 (unsigned long long)(p11l_now_ms() - start), n, got >= 0 ? "" : ": none free");
 	if (got < 0) {
 		if (!c->wait)
 			p11l_log("%s: slot %lu: all %u places taken: CKR_SESSION_COUNT without the module",

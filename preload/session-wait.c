@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "clock-thread.h"
 #include "libc-late.h"
 
 /* Without the queue: every waiter backs off on its own. */
@@ -55,32 +56,30 @@
 
 enum { QUEUE_UNTRIED, QUEUE_WAITING, QUEUE_HEAD, QUEUE_NONE };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
+/* At most this many askers at once (lock files per module). */
+#define P11L_ASKERS_MAX 32
 
-	p11l_libc.clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+/* One wait's own, allocated at its first refusal: every C_OpenSession and
+ * C_Login has a struct p11l_wait on its stack, and most never wait. */
+struct p11l_wait_state {
+	unsigned long long start, deadline;	/* ms, p11l_now_ms */
+	unsigned delay;
+	unsigned seed;
+	int queue, held;
+	/* The asker's lock held, and its number. */
+	int fd, index;
+	/* fd + 1 of each asker file opened, -1 when unusable, 0 not yet. */
+	int files[P11L_ASKERS_MAX];
+};
 
 /* Small and good enough to keep processes that started together from
  * retrying together. */
 static uint32_t jitter(struct p11l_wait *w)
 {
-	w->seed ^= w->seed << 13;
-	w->seed ^= w->seed >> 17;
-	w->seed ^= w->seed << 5;
-	return w->seed;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (p11l_libc.nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	w->s->seed ^= w->s->seed << 13;
+	w->s->seed ^= w->s->seed >> 17;
+	w->s->seed ^= w->s->seed << 5;
+	return w->s->seed;
 }
 
 /* A child forked while a thread of its parent is at the head would hold
@@ -107,9 +106,9 @@ static void hold(struct p11l_wait *w)
 {
 	for (int i = 0; i < HELD_MAX; i++) {
 		int expect = 0;
-		if (__atomic_compare_exchange_n(&held[i], &expect, w->fd + 1, 0,
+		if (__atomic_compare_exchange_n(&held[i], &expect, w->s->fd + 1, 0,
 						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-			w->held = i + 1;
+			w->s->held = i + 1;
 			return;
 		}
 	}
@@ -123,13 +122,13 @@ static int asker_file(struct p11l_wait *w, int i)
 	char tail[16];
 	int fd;
 
-	if (w->files[i])
-		return w->files[i] > 0 ? w->files[i] - 1 : -1;
+	if (w->s->files[i])
+		return w->s->files[i] > 0 ? w->s->files[i] - 1 : -1;
 	tail[0] = '\0';
 	if (i)
 		snprintf(tail, sizeof tail, "-a%d", i);
 	fd = p11l_lock_file("wait", w->module ? w->module->path : NULL, tail);
-	w->files[i] = fd >= 0 ? fd + 1 : -1;
+	w->s->files[i] = fd >= 0 ? fd + 1 : -1;
 	if (fd >= 0)
 		pthread_once(&once, register_atfork);
 	return fd;
@@ -164,32 +163,32 @@ static void window_add(struct p11l_wait *w, int delta)
 
 static void queue_leave(struct p11l_wait *w)
 {
-	if (w->queue != QUEUE_WAITING && w->queue != QUEUE_HEAD)
+	if (w->s->queue != QUEUE_WAITING && w->s->queue != QUEUE_HEAD)
 		return;
-	if (w->held)
-		__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
-	w->held = 0;
-	for (int i = 0; w->files && i < P11L_ASKERS_MAX; i++)
-		if (w->files[i] > 0)
-			close(w->files[i] - 1);	/* and with it the lock */
-	free(w->files);
-	w->files = NULL;
-	w->queue = QUEUE_NONE;
+	if (w->s->held)
+		__atomic_store_n(&held[w->s->held - 1], 0, __ATOMIC_RELAXED);
+	w->s->held = 0;
+	for (int i = 0; i < P11L_ASKERS_MAX; i++)
+		if (w->s->files[i] > 0)
+			close(w->s->files[i] - 1);	/* and with it the lock */
+	w->s->queue = QUEUE_NONE;
 }
 
 static int wait_done(struct p11l_wait *w, CK_RV rv)
 {
 	char b[32];
 
-	if (w->started) {
-		int queued = w->queue != QUEUE_NONE;
+	if (w->s) {
+		int queued = w->s->queue != QUEUE_NONE;
 
 		queue_leave(w);
 		p11l_log("%s: waited %llu ms for a free session (%s) -> %s",
 			 w->module ? w->module->path : "?",
-			 (unsigned long long)(now_ms() - w->start),
+			 (unsigned long long)(p11l_now_ms() - w->s->start),
 			 queued ? "queue of this host" : "backoff",
 			 p11l_ckr_name(rv, b));
+		free(w->s);
+		w->s = NULL;
 	}
 	return 0;
 }
@@ -197,14 +196,14 @@ static int wait_done(struct p11l_wait *w, CK_RV rv)
 /* Plain jittered backoff: between half and all of the current step. */
 static int backoff(struct p11l_wait *w, uint64_t left)
 {
-	uint64_t delay = w->delay / 2 + jitter(w) % (w->delay / 2 + 1);
-	unsigned max = w->queue == QUEUE_HEAD ? HEAD_MAX_DELAY_MS : MAX_DELAY_MS;
+	uint64_t delay = w->s->delay / 2 + jitter(w) % (w->s->delay / 2 + 1);
+	unsigned max = w->s->queue == QUEUE_HEAD ? HEAD_MAX_DELAY_MS : MAX_DELAY_MS;
 
 	if (delay > left)
 		delay = left;
-	w->delay = w->delay * 2 > max ? max : w->delay * 2;
+	w->s->delay = w->s->delay * 2 > max ? max : w->s->delay * 2;
 	w->tries++;
-	sleep_ms(delay);
+	p11l_pause_ms((unsigned)delay);
 	return 1;
 }
 
@@ -214,51 +213,53 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 	uint64_t now;
 
 	/* An asker's answer moves the window. */
-	if (w->started && w->queue == QUEUE_HEAD &&
+	if (w->s && w->s->queue == QUEUE_HEAD &&
 	    (rv == CKR_OK || rv == CKR_SESSION_COUNT))
 		window_add(w, rv == CKR_OK ? 1 : -1);
 	if (rv != CKR_SESSION_COUNT || (wait = p11l_config()->wait) == 0)
 		return wait_done(w, rv);
-	now = now_ms();
-	if (!w->started) {
-		w->started = 1;
-		w->start = now;
-		w->deadline = now + (uint64_t)wait * 1000u;
-		w->delay = FIRST_DELAY_MS;
-		w->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
-		w->files = calloc(P11L_ASKERS_MAX, sizeof *w->files);
-		w->queue = QUEUE_WAITING;
-		if (!w->files || asker_file(w, 0) < 0) {
+	now = p11l_now_ms();
+	if (!w->s) {
+		/* Out of memory for the wait: the refusal, as without us. */
+		w->s = calloc(1, sizeof *w->s);
+		if (!w->s)
+			return 0;
+		w->s->start = now;
+		w->s->deadline = now + (uint64_t)wait * 1000u;
+		w->s->delay = FIRST_DELAY_MS;
+		w->s->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
+		w->s->queue = QUEUE_WAITING;
+		if (asker_file(w, 0) < 0) {
 			queue_leave(w);
-			w->queue = QUEUE_NONE;
+			w->s->queue = QUEUE_NONE;
 		}
 	}
-	while (w->queue != QUEUE_NONE) {
+	while (w->s->queue != QUEUE_NONE) {
 		int fd, i;
 
-		if (now >= w->deadline)
+		if (now >= w->s->deadline)
 			return wait_done(w, rv);
-		if (w->queue == QUEUE_HEAD) {
-			if (w->index < window(w))
-				return backoff(w, w->deadline - now);
+		if (w->s->queue == QUEUE_HEAD) {
+			if (w->s->index < window(w))
+				return backoff(w, w->s->deadline - now);
 			/* The window shrank past us: back in line.  An asker
 			 * kept waiting out there would hold a lock no one
 			 * asks with, and with all of them out, none would
 			 * ask again. */
-			p11l_libc.flock(w->fd, LOCK_UN);
-			if (w->held)
-				__atomic_store_n(&held[w->held - 1], 0, __ATOMIC_RELAXED);
-			w->held = 0;
-			w->queue = QUEUE_WAITING;
+			p11l_libc.flock(w->s->fd, LOCK_UN);
+			if (w->s->held)
+				__atomic_store_n(&held[w->s->held - 1], 0, __ATOMIC_RELAXED);
+			w->s->held = 0;
+			w->s->queue = QUEUE_WAITING;
 		}
 		i = (int)(jitter(w) % (uint32_t)window(w));
 		fd = asker_file(w, i);
 		if (fd >= 0 && p11l_libc.flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			w->queue = QUEUE_HEAD;
-			w->index = i;
-			w->fd = fd;
+			w->s->queue = QUEUE_HEAD;
+			w->s->index = i;
+			w->s->fd = fd;
 			hold(w);
-			w->delay = HEAD_FIRST_DELAY_MS;
+			w->s->delay = HEAD_FIRST_DELAY_MS;
 			/* The one before us got a session: more may be free. */
 			w->tries++;
 			return 1;
@@ -267,10 +268,10 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 			queue_leave(w);	/* no lock here: back off alone */
 			break;
 		}
-		sleep_ms(LOCK_TRY_MS / 2 + jitter(w) % (LOCK_TRY_MS + 1));
-		now = now_ms();
+		p11l_pause_ms(LOCK_TRY_MS / 2 + jitter(w) % (LOCK_TRY_MS + 1));
+		now = p11l_now_ms();
 	}
-	if (now >= w->deadline)
+	if (now >= w->s->deadline)
 		return wait_done(w, rv);
-	return backoff(w, w->deadline - now);
+	return backoff(w, w->s->deadline - now);
 }

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "p11logout.h"
+#include "clock-thread.h"
 #include "libc-late.h"
+#include "release.h"
 
 static int request[2] = { -1, -1 }, done[2] = { -1, -1 };
 static pid_t owner;
@@ -98,13 +100,8 @@ static void *helper(void *arg)
 	while ((r = read(request[0], &n, 1)) < 0 && errno == EINTR)
 		;
 	if (r == 1) {
-		unsigned long long deadline;
-
 		p11l_log("signal %d: releasing logins", n);
-		if (p11l_release_begin("signal", 0, &deadline)) {
-			p11l_release_run();
-			p11l_release_end();
-		}
+		p11l_release("signal", P11L_RELEASE_IF_IDLE, 0);
 	}
 	n = 0;
 	while (write(done[1], &n, 1) < 0 && errno == EINTR)

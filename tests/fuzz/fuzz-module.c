@@ -31,6 +31,7 @@
 
 #include "p11logout.h"
 #include "libc-late.h"
+#include "release.h"
 #include "fuzz-target.h"
 
 static const uint8_t *in;
@@ -461,7 +462,7 @@ static void program_step(void)
 		break;
 	case 13:
 		/* As before an explicit OPENSSL_cleanup(). */
-		p11l_release_all_bounded("OPENSSL_cleanup");
+		p11l_release("OPENSSL_cleanup", P11L_RELEASE_BOUNDED, 0);
 		break;
 	case 14:
 		((struct p11l_config *)c)->mode = (enum p11l_mode)(byte() % 3);
@@ -498,7 +499,7 @@ static void setup(void)
 	 * what is checked. */
 	setenv("P11LOGOUT_TIMEOUT", "0", 1);
 	setenv("P11LOGOUT_CONFIG", "/nonexistent/p11l-fuzz.conf", 1);
-	if (!p11l_libc_ready())
+	if (p11l_libc_missing())
 		abort();
 	real_dladdr = p11l_libc.dladdr;
 	p11l_libc.dladdr = fake_dladdr;
@@ -525,6 +526,7 @@ static void setup(void)
 	lists[L_UNKNOWN] = make_list(4, 0, P11L_FN_COUNT_2);
 	lists[L_PAST_TABLE] = make_list(2, 40, P11L_FN_COUNT_2);
 
+	p11l_entry_points_init();
 	module = p11l_module_for_getter(getter.p);
 	if (!module)
 		abort();
@@ -575,7 +577,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	before = records();
 	calls = module_calls;
 	used = in_pos;
-	p11l_release_all_bounded("exit");
+	p11l_release("exit", P11L_RELEASE_BOUNDED, 0);
 	unloaded = 0;
 	calls = module_calls - calls;
 	used = in_pos - used;
