@@ -56,7 +56,7 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 		pid_t login = __atomic_load_n(&m->login_pid, __ATOMIC_ACQUIRE);
 
 		p11l_lock();
-		m->parent_logged_in = login != 0 && login != getpid();
+		m->parent_logged_in = login != 0 && login != p11l_self();
 		p11l_record_forget_other_processes(m);
 		/* A fresh start: nothing of ours is left to answer for. */
 		p11l_released_forget(m, NULL, 1);
@@ -64,7 +64,7 @@ CK_RV p11l_C_Initialize(unsigned set, CK_VOID_PTR args)
 		p11l_unlock();
 	}
 	if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		__atomic_store_n(&m->init_pid, getpid(), __ATOMIC_RELEASE);
+		__atomic_store_n(&m->init_pid, p11l_self(), __ATOMIC_RELEASE);
 	return rv;
 }
 
@@ -282,7 +282,7 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 	int parent = m->parent_logged_in;
 	p11l_unlock();
 	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
-	    (parent || __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != getpid())) {
+	    (parent || __atomic_load_n(&m->init_pid, __ATOMIC_ACQUIRE) != p11l_self())) {
 		p11l_log("%s: session %lu: already logged in by the process that initialised the module; not recorded",
 			 m->path, h);
 		return;
@@ -301,7 +301,7 @@ static void login_done(unsigned set, CK_SESSION_HANDLE h,
 			  m->path, slot);
 		return;
 	}
-	__atomic_store_n(&m->login_pid, getpid(), __ATOMIC_RELEASE);
+	__atomic_store_n(&m->login_pid, p11l_self(), __ATOMIC_RELEASE);
 	/* The release logs out through the list the program logged in with. */
 	__atomic_store_n(&m->release_set, set, __ATOMIC_RELEASE);
 	p11l_log("%s: slot %lu: login as %s recorded (%s)", m->path, slot,

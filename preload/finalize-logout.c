@@ -20,7 +20,7 @@ void p11l_finalize_logout(unsigned set)
 {
 	struct p11l_module *m = p11l_set_module(set);
 	CK_C_Logout f = (CK_C_Logout)p11l_real(set, P11L_CALL_C_Logout);
-	pid_t pid = getpid();
+	pid_t pid = p11l_self();
 	unsigned long stamp = p11l_stamp();
 	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;

@@ -222,7 +222,7 @@ static void close_left_open(void)
 static void finalize_logged_in(void)
 {
 	unsigned n = p11l_module_count();
-	pid_t pid = getpid();
+	pid_t pid = p11l_self();
 
 	for (unsigned i = 0; i < n; i++) {
 		struct p11l_module *m = p11l_module_at(i);

@@ -227,7 +227,7 @@ int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
 		w->s->start = now;
 		w->s->deadline = now + (uint64_t)wait * 1000u;
 		w->s->delay = FIRST_DELAY_MS;
-		w->s->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now ^ 1u;
+		w->s->seed = (uint32_t)p11l_self() * 2654435761u ^ (uint32_t)now ^ 1u;
 		w->s->queue = QUEUE_WAITING;
 		if (asker_file(w, 0) < 0) {
 			queue_leave(w);
