@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "p11logout.h"
+#include "libc-late.h"
 
 /* Names kept in place, not as pointers, so the table needs no relocation
  * when the library is loaded. */
@@ -62,6 +63,6 @@ const char *p11l_ckr_name(CK_RV rv, char buf[32])
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (names[i].rv == rv)
 			return names[i].name;
-	snprintf(buf, 32, "CKR_0x%08lX", rv);
+	p11l_libc.snprintf(buf, 32, "CKR_0x%08lX", rv);
 	return buf;
 }

@@ -192,10 +192,10 @@ static void signals_text(unsigned long set, char *out, size_t size)
 	out[0] = '\0';
 	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
 		if (set & (1UL << signal_names[i].sig))
-			len += (size_t)snprintf(out + len, size - len, "%s%s",
+			len += (size_t)p11l_libc.snprintf(out + len, size - len, "%s%s",
 						len ? "," : "", signal_names[i].name);
 	if (!len)
-		snprintf(out, size, "-");
+		p11l_libc.snprintf(out, size, "-");
 }
 
 static const struct setting {
@@ -284,7 +284,7 @@ static void parse_file(char *text, const char *path)
 		line = trim(line);
 		if (!*line || *line == '#')
 			continue;
-		snprintf(where, sizeof where, "%s:%u", path, lineno);
+		p11l_libc.snprintf(where, sizeof where, "%s:%u", path, lineno);
 		eq = strchr(line, '=');
 		if (!eq) {
 			p11l_warn("%s: not 'key = value'; line skipped", where);

@@ -99,7 +99,9 @@
 	X(fnmatch, "fnmatch") \
 	X(realloc, "realloc") \
 	X(strcasecmp, "strcasecmp") \
-	X(strerror, "strerror")
+	X(strerror, "strerror") \
+	X(snprintf, "snprintf") \
+	X(vsnprintf, "vsnprintf")
 
 #define P11L_LIBC_MEMBER(name, lookup) __typeof__(name) *name;
 struct p11l_libc {

@@ -33,7 +33,7 @@ int p11l_lock_file(const char *kind, const char *module, const char *tail)
 	for (int i = 0; i < 2 && dirs[i]; i++) {
 		int n, fd;
 
-		n = snprintf(path, sizeof path, "%s/p11logout-%s-%lu-%016llx%s",
+		n = p11l_libc.snprintf(path, sizeof path, "%s/p11logout-%s-%lu-%016llx%s",
 			     dirs[i], kind, (unsigned long)uid, (unsigned long long)h, tail);
 		if (n < 0 || (size_t)n >= sizeof path)
 			continue;

@@ -37,7 +37,15 @@ static void emit(const char *fmt, va_list ap)
 	/* Not memcpy: at -O0 a call, one more symbol version. */
 	for (size_t i = 0; i < prefix; i++)
 		line[i] = "libp11logout: "[i];
-	n = vsnprintf(line + prefix, sizeof line - prefix - 1, fmt, ap);
+	/* vsnprintf is looked up at the first module (libc-late.h: on s390x
+	 * its version is one more than the port's baseline).  Without it, the
+	 * format as it is, which still says what went wrong. */
+	if (p11l_libc.vsnprintf) {
+		n = p11l_libc.vsnprintf(line + prefix, sizeof line - prefix - 1, fmt, ap);
+	} else {
+		for (n = 0; fmt[n] && (size_t)n < sizeof line - prefix - 2; n++)
+			line[prefix + (size_t)n] = fmt[n];
+	}
 	if (n < 0)
 		n = 0;
 	len = prefix + ((size_t)n < sizeof line - prefix - 1 ?
@@ -109,13 +117,13 @@ static void emit_syslog(const char *fmt, va_list ap)
 	char line[600];
 	int n, len, saved = errno;
 
-	len = snprintf(line, sizeof line, "<%d>libp11logout[%ld]: ", priority,
+	len = p11l_libc.snprintf(line, sizeof line, "<%d>libp11logout[%ld]: ", priority,
 		       (long)getpid());
 	if (len < 0 || (size_t)len >= sizeof line) {
 		errno = saved;
 		return;
 	}
-	n = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
+	n = p11l_libc.vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
 	if (n > 0)
 		len += (size_t)n < sizeof line - (size_t)len ? n : (int)(sizeof line - (size_t)len - 1);
 	tame(line, (size_t)len);

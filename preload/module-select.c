@@ -33,7 +33,7 @@ int p11l_module_selected(const char *path)
 			/* Not memcpy: its symbol version (GLIBC_2.14) would be
 			 * the library's only need of that version, which the
 			 * loader checks in every process, PKCS#11 or not. */
-			snprintf(pattern, sizeof pattern, "%.*s", (int)len, p);
+			p11l_libc.snprintf(pattern, sizeof pattern, "%.*s", (int)len, p);
 			if (p11l_libc.fnmatch(pattern, strchr(pattern, '/') ? path : base, 0) == 0)
 				return 1;
 		}

@@ -186,7 +186,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 	if (got >= 0)
 		return CKR_OK;
 	for (unsigned i = 0; i < n; i++) {
-		snprintf(tail, sizeof tail, "-%u", i);
+		p11l_libc.snprintf(tail, sizeof tail, "-%u", i);
 		fds[i] = p11l_lock_file("place", m->path, tail);
 		usable += fds[i] >= 0;
 	}

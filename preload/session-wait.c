@@ -126,7 +126,7 @@ static int asker_file(struct p11l_wait *w, int i)
 		return w->s->files[i] > 0 ? w->s->files[i] - 1 : -1;
 	tail[0] = '\0';
 	if (i)
-		snprintf(tail, sizeof tail, "-a%d", i);
+		p11l_libc.snprintf(tail, sizeof tail, "-a%d", i);
 	fd = p11l_lock_file("wait", w->module ? w->module->path : NULL, tail);
 	w->s->files[i] = fd >= 0 ? fd + 1 : -1;
 	if (fd >= 0)
