@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <stdlib.h>
 
 #include "p11logout.h"
 #include "libc-late.h"

@@ -7,7 +7,6 @@
  * just before the module is finalized. */
 #include "config.h"
 
-#include <unistd.h>
 
 #include "p11logout.h"
 #include "release.h"
