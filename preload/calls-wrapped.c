@@ -136,14 +136,16 @@ CK_RV p11l_C_OpenSession(unsigned set, CK_SLOT_ID slot, CK_FLAGS flags,
 	if (w.tries)
 		log_waited(m, "C_OpenSession", &w, rv);
 	if (rv == CKR_OK && session) {
-		p11l_lock();
 		int added = p11l_record_session_add(m, *session, slot);
 		/* A released handle the module hands out again is real again,
 		 * except to the release's own session, never the program's. */
-		CK_SLOT_ID was;
-		if (r != 1 && m->nreleased)
+		if (r != 1 && p11l_released_any(m)) {
+			CK_SLOT_ID was;
+
+			p11l_lock();
 			p11l_released_find(m, session, &was, 1);
-		p11l_unlock();
+			p11l_unlock();
+		}
 		/* In mode close the sessions themselves are what is released. */
 		if (p11l_config()->mode >= P11L_MODE_CLOSE)
 			p11l_release_handlers_arm();
@@ -187,11 +189,15 @@ CK_RV p11l_C_CloseSession(unsigned set, CK_SESSION_HANDLE session)
 	release_leave(r);
 	if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID ||
 	    rv == CKR_SESSION_CLOSED) {
-		p11l_lock();
-		if (r == 1 && p11l_record_session_slot(m, session, &slot))
-			released = !p11l_released_add(m, slot, &session);
-		p11l_record_session_remove(m, session);
-		p11l_unlock();
+		if (r == 1) {
+			p11l_lock();
+			if (p11l_record_session_slot(m, session, &slot))
+				released = !p11l_released_add(m, slot, &session);
+			p11l_record_session_remove(m, session);
+			p11l_unlock();
+		} else {
+			p11l_record_session_remove(m, session);
+		}
 		if (released)
 			p11l_log("%s: slot %lu: out of memory; the program's own close of session %lu will reach the module",
 				 m->path, slot, session);
@@ -241,9 +247,7 @@ static int session_slot(unsigned set, CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
 	CK_SESSION_INFO info;
 	int found;
 
-	p11l_lock();
 	found = p11l_record_session_slot(m, h, slot);
-	p11l_unlock();
 	if (found)
 		return 1;
 

@@ -19,5 +19,15 @@ void p11l_pause_ms(unsigned ms);
 int p11l_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Waits for SEM until DEADLINE (p11l_now_ns).  0 when posted. */
 int p11l_sem_wait_until(sem_t *sem, unsigned long long deadline);
+/* In a spinning wait: lets the core's other hardware thread run, and
+ * spares the memory bus.  Nothing on ports without such a hint. */
+static inline void p11l_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
 
 #endif

@@ -387,8 +387,11 @@ void p11l_config_banner(void)
 		 config.module ? config.module : "-", sigs, config.max_sessions);
 }
 
-const struct p11l_config *p11l_config(void)
+const struct p11l_config *p11l_config_loaded;
+
+const struct p11l_config *p11l_config_load(void)
 {
 	pthread_once(&config_once, load);
+	__atomic_store_n(&p11l_config_loaded, &config, __ATOMIC_RELEASE);
 	return &config;
 }

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -98,6 +99,7 @@
 	X(funlockfile, "funlockfile") \
 	X(fnmatch, "fnmatch") \
 	X(realloc, "realloc") \
+	X(sched_yield, "sched_yield") \
 	X(strcasecmp, "strcasecmp") \
 	X(strerror, "strerror") \
 	X(snprintf, "snprintf") \

@@ -17,7 +17,7 @@ static unsigned nmodules;
 static int table_full_reported;
 /* Allocated at the first module, like the entry points' table: zeroed in
  * .bss, the two would cost every process one more mapping at load. */
-static struct p11l_entry_set *sets;
+struct p11l_entry_set *p11l_sets;
 /* Sets past P11L_MAX_MODULES handed out so far. */
 static unsigned nextra;
 
@@ -37,19 +37,23 @@ void p11l_unlock(void)
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&table_lock);
+	for (unsigned i = 0; i < nmodules; i++)
+		p11l_sessions_lock_all(modules[i]);
 }
 
 static void atfork_release(void)
 {
+	for (unsigned i = nmodules; i-- > 0;)
+		p11l_sessions_unlock_all(modules[i]);
 	pthread_mutex_unlock(&table_lock);
 }
 
-/* The child's own identity for the record, and the lock it inherited
+/* The child's own identity for the record, and the locks it inherited
  * taken. */
 static void atfork_child(void)
 {
 	p11l_self_forked();
-	pthread_mutex_unlock(&table_lock);
+	atfork_release();
 }
 
 /* At the first module seen: the banner of the debug log, and the fork
@@ -62,7 +66,7 @@ static void first_module(void)
 
 static void sets_alloc(void)
 {
-	sets = calloc(P11L_MAX_ENTRY_SETS, sizeof *sets);
+	p11l_sets = calloc(P11L_MAX_ENTRY_SETS, sizeof *p11l_sets);
 }
 
 /* Out of memory for the tables at the first module: every module passes
@@ -73,7 +77,7 @@ static int tables_ready(const char *path)
 	static int reported;
 
 	pthread_once(&sets_once, sets_alloc);
-	if (sets && p11l_entry_table_ready())
+	if (p11l_sets && p11l_entry_table_ready())
 		return 1;
 	if (!__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
 		p11l_warn("%s: out of memory for the module table; this module and later ones pass through unwrapped",
@@ -94,13 +98,9 @@ unsigned p11l_module_count(void)
 
 struct p11l_entry_set *p11l_set_at(unsigned set)
 {
-	return &sets[set];
+	return &p11l_sets[set];
 }
 
-struct p11l_module *p11l_set_module(unsigned set)
-{
-	return __atomic_load_n(&sets[set].module, __ATOMIC_ACQUIRE);
-}
 
 /* A further entry set for M, whose lists disagree about their functions,
  * or -1.  Called under p11l_lock. */
@@ -111,16 +111,11 @@ int p11l_set_new(struct p11l_module *m)
 	if (set >= P11L_MAX_ENTRY_SETS || m->nsets >= P11L_LISTS_PER_MODULE)
 		return -1;
 	nextra++;
-	__atomic_store_n(&sets[set].module, m, __ATOMIC_RELEASE);
+	__atomic_store_n(&p11l_sets[set].module, m, __ATOMIC_RELEASE);
 	m->sets[m->nsets++] = set;
 	return (int)set;
 }
 
-/* The module's own entry behind our entry point CALL of SET. */
-p11l_fn p11l_real(unsigned set, enum p11l_call call)
-{
-	return __atomic_load_n(&sets[set].real[call], __ATOMIC_ACQUIRE);
-}
 
 /* The entry set a release of M calls through: our entry points, so the
  * record follows the calls, of the list the program last logged in with. */
@@ -179,13 +174,17 @@ struct p11l_module *p11l_module_for_getter(void *getter)
 		fresh = calloc(1, sizeof *fresh);
 		if (fresh)
 			fresh->path = strdup(path && *path ? path : "(unknown module)");
+		if (fresh && fresh->path && !p11l_sessions_init(fresh)) {
+			free(fresh->path);
+			fresh->path = NULL;
+		}
 		if (fresh && fresh->path) {
 			fresh->index = nmodules;
 			fresh->base = base;
 			fresh->release_set = nmodules;
 			fresh->sets[0] = nmodules;
 			fresh->nsets = 1;
-			__atomic_store_n(&sets[nmodules].module, fresh, __ATOMIC_RELEASE);
+			__atomic_store_n(&p11l_sets[nmodules].module, fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&modules[nmodules], fresh, __ATOMIC_RELEASE);
 			__atomic_store_n(&nmodules, nmodules + 1, __ATOMIC_RELEASE);
 			m = fresh;

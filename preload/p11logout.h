@@ -123,14 +123,7 @@ struct p11l_wrapped_list {
  * that removes records takes a stamp before it calls the module and then
  * removes only records older than that: one added by a call that raced
  * with it stays.  A stale record costs one harmless call at exit; a lost
- * one would leave the token logged in. */
-struct p11l_session {
-	CK_SESSION_HANDLE handle;
-	CK_SLOT_ID slot;
-	pid_t pid;
-	unsigned long stamp;
-};
-
+ * one would leave the token logged in.  (The sessions: session-record.c.) */
 struct p11l_login {
 	CK_SLOT_ID slot;
 	CK_USER_TYPE user;
@@ -173,14 +166,14 @@ struct p11l_module {
 	pid_t init_pid;
 	pid_t login_pid;
 
+	/* The sessions by handle, in stripes with locks of their own
+	 * (session-record.c); set when the module is made. */
+	struct p11l_session_stripe *stripes;
+	void *stripes_mem;
+
 	/* Everything below is guarded by p11l_lock. */
 	struct p11l_wrapped_list lists[P11L_LISTS_PER_MODULE];
 	unsigned nlists;
-	struct p11l_session *sessions;
-	size_t nsessions, capsessions;
-	/* The sessions by handle (login-record.c); NULL: none, scan. */
-	size_t *session_index;
-	size_t index_mask;
 	struct p11l_login *logins;
 	size_t nlogins, caplogins;
 	struct p11l_released *released;
@@ -244,8 +237,18 @@ struct p11l_module *p11l_module_for_getter(void *getter);
 struct p11l_module *p11l_module_at(unsigned index);
 unsigned p11l_module_count(void);
 struct p11l_entry_set *p11l_set_at(unsigned set);
-struct p11l_module *p11l_set_module(unsigned set);
-p11l_fn p11l_real(unsigned set, enum p11l_call call);
+/* The entry sets, allocated at the first module.  Every wrapped call
+ * reads its set's module and real entry: inline, not a call each. */
+extern struct p11l_entry_set *p11l_sets __attribute__((visibility("hidden")));
+static inline struct p11l_module *p11l_set_module(unsigned set)
+{
+	return __atomic_load_n(&p11l_sets[set].module, __ATOMIC_ACQUIRE);
+}
+/* The module's own entry behind our entry point CALL of SET. */
+static inline p11l_fn p11l_real(unsigned set, enum p11l_call call)
+{
+	return __atomic_load_n(&p11l_sets[set].real[call], __ATOMIC_ACQUIRE);
+}
 int p11l_set_new(struct p11l_module *m);
 unsigned p11l_release_set(struct p11l_module *m);
 void p11l_lock(void);
@@ -263,16 +266,26 @@ int p11l_getter_index(const char *name);
 void p11l_set_real_getter(struct p11l_module *m, int which, void *sym);
 void *p11l_wrapped_getter(struct p11l_module *m, int which);
 
-/* login-record.c: all callers hold p11l_lock. */
+/* session-record.c: add, remove and slot need no lock of the caller's;
+ * the walks over every session (remove_slot, clear, forget, find) run
+ * under p11l_lock. */
+int p11l_sessions_init(struct p11l_module *m);
+void p11l_sessions_lock_all(struct p11l_module *m);
+void p11l_sessions_unlock_all(struct p11l_module *m);
 int p11l_record_session_add(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID slot);
 void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h);
-void p11l_record_sessions_remove_slot(struct p11l_module *m,
-	CK_SLOT_ID slot, unsigned long before);
 int p11l_record_session_slot(struct p11l_module *m,
 	CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
+void p11l_record_sessions_remove_slot(struct p11l_module *m,
+	CK_SLOT_ID slot, unsigned long before);
+void p11l_record_sessions_clear(struct p11l_module *m, unsigned long before);
+void p11l_record_sessions_forget_other_processes(struct p11l_module *m);
 int p11l_record_find_session(struct p11l_module *m,
 	const CK_SLOT_ID *slot, CK_SESSION_HANDLE *h, CK_SLOT_ID *found_slot);
+size_t p11l_record_sessions_count(struct p11l_module *m);
+
+/* login-record.c: all callers hold p11l_lock. */
 int p11l_record_login_add(struct p11l_module *m, CK_SLOT_ID slot,
 	CK_USER_TYPE user, unsigned long order);
 void p11l_record_login_remove(struct p11l_module *m, CK_SLOT_ID slot,
@@ -281,10 +294,14 @@ int p11l_record_login_with_session(struct p11l_module *m,
 	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
+unsigned long p11l_stamp_seen(void);
 /* process-self.c: getpid() without a system call; p11l_self_forked in a
  * fork's child. */
 pid_t p11l_self(void);
 void p11l_self_forked(void);
+/* The stamp the fork that made this process took in it (0 in the first):
+ * records stamped below it are the parent's. */
+unsigned long p11l_forked_at(void);
 #define P11L_ALL_RECORDS (~0UL)
 void p11l_record_forget_other_processes(struct p11l_module *m);
 int p11l_record_first_login(struct p11l_module **m, CK_SLOT_ID *slot);
@@ -292,7 +309,14 @@ int p11l_released_add(struct p11l_module *m, CK_SLOT_ID slot,
 	const CK_SESSION_HANDLE *h);
 int p11l_released_find(struct p11l_module *m,
 	const CK_SESSION_HANDLE *h, CK_SLOT_ID *slot, int take);
-int p11l_released_any(struct p11l_module *m);
+/* Whether a release of ours ended anything of M's: read without the lock,
+ * so that a program's every C_OpenSession and C_CloseSession does not
+ * take it.  A close racing with the release that ends the same session
+ * could have gone either way with the lock too. */
+static inline int p11l_released_any(struct p11l_module *m)
+{
+	return __atomic_load_n(&m->nreleased, __ATOMIC_RELAXED) > 0;
+}
 size_t p11l_released_forget(struct p11l_module *m,
 	const CK_SLOT_ID *slot, int login);
 
@@ -344,7 +368,16 @@ struct p11l_config {
 #define P11L_MAX_SIGNAL 32
 #define P11L_DEFAULT_TIMEOUT 5
 #define P11L_MAX_SECONDS 3600
-const struct p11l_config *p11l_config(void);
+/* Loaded once, at the first call; read by every wrapped call, so the
+ * loaded case is inline. */
+extern const struct p11l_config *p11l_config_loaded __attribute__((visibility("hidden")));
+const struct p11l_config *p11l_config_load(void);
+static inline const struct p11l_config *p11l_config(void)
+{
+	const struct p11l_config *c = __atomic_load_n(&p11l_config_loaded, __ATOMIC_ACQUIRE);
+
+	return c ? c : p11l_config_load();
+}
 /* Once, at the first module seen (module-table.c). */
 void p11l_config_banner(void);
 
@@ -366,7 +399,16 @@ struct p11l_wait {
 	unsigned tries;			/* for the caller's log */
 	struct p11l_wait_state *s;	/* session-wait.c's own; NULL: no wait */
 };
-int p11l_wait_again(struct p11l_wait *w, CK_RV rv);
+int p11l_wait_after(struct p11l_wait *w, CK_RV rv);
+/* Whether to call the module again: the answer was CKR_SESSION_COUNT and
+ * P11LOGOUT_WAIT allows it.  Every C_OpenSession asks: no call when no
+ * wait is under way and the module did not refuse. */
+static inline int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
+{
+	if (!w->s && rv != CKR_SESSION_COUNT)
+		return 0;
+	return p11l_wait_after(w, rv);
+}
 
 /* session-places.c: P11LOGOUT_MAX_SESSIONS.  Take before a login reaches
  * the module (CKR_SESSION_COUNT: none free, do not call it; *TAKEN 1 when

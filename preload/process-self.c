@@ -10,6 +10,7 @@
 #include "p11logout.h"
 
 static pid_t self;
+static unsigned long forked_at;
 
 pid_t p11l_self(void)
 {
@@ -22,7 +23,15 @@ pid_t p11l_self(void)
 	return p;
 }
 
+/* In the child, with every stripe of the session record locked
+ * (module-table.c): no stamp the parent gave a session is this high. */
 void p11l_self_forked(void)
 {
 	__atomic_store_n(&self, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&forked_at, p11l_stamp(), __ATOMIC_RELAXED);
+}
+
+unsigned long p11l_forked_at(void)
+{
+	return __atomic_load_n(&forked_at, __ATOMIC_RELAXED);
 }

@@ -48,7 +48,7 @@ static unsigned long long times_read(const unsigned long long *v)
 }
 /* The thread running the release, for p11l_in_release(). */
 static pthread_t releaser;
-static int releasing;
+int p11l_releasing;
 
 static int given_up(void)
 {
@@ -60,12 +60,10 @@ int p11l_release_given_up(void)
 	return given_up();
 }
 
-int p11l_in_release(void)
+int p11l_in_release_thread(void)
 {
 	pthread_t t;
 
-	if (!__atomic_load_n(&releasing, __ATOMIC_ACQUIRE))
-		return 0;
 	__atomic_load(&releaser, &t, __ATOMIC_ACQUIRE);
 	return pthread_equal(t, p11l_libc.pthread_self());
 }
@@ -332,9 +330,9 @@ static void run(void)
 	pthread_t self = p11l_libc.pthread_self();
 
 	__atomic_store(&releaser, &self, __ATOMIC_RELEASE);
-	__atomic_store_n(&releasing, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p11l_releasing, 1, __ATOMIC_RELEASE);
 	release_all();
-	__atomic_store_n(&releasing, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&p11l_releasing, 0, __ATOMIC_RELEASE);
 }
 
 /* The release claimed by begin() is over.  Returns 0 when the

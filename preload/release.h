@@ -35,8 +35,15 @@ void p11l_release(const char *why, enum p11l_release_how how, int status);
 /* Gives up on the running release, for good; 0 when it ended first.
  * Lock-free and async-signal-safe. */
 int p11l_release_abandon(void);
-/* Nonzero while the calling thread runs a release of ours. */
-int p11l_in_release(void);
+/* Nonzero while the calling thread runs a release of ours.  Every wrapped
+ * call asks: inline while no release runs. */
+extern int p11l_releasing __attribute__((visibility("hidden")));
+int p11l_in_release_thread(void);
+static inline int p11l_in_release(void)
+{
+	return __atomic_load_n(&p11l_releasing, __ATOMIC_ACQUIRE) &&
+	       p11l_in_release_thread();
+}
 /* Nonzero once the library gave up on the token. */
 int p11l_release_given_up(void);
 

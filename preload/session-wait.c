@@ -207,7 +207,7 @@ static int backoff(struct p11l_wait *w, uint64_t left)
 	return 1;
 }
 
-int p11l_wait_again(struct p11l_wait *w, CK_RV rv)
+int p11l_wait_after(struct p11l_wait *w, CK_RV rv)
 {
 	unsigned wait;
 	uint64_t now;

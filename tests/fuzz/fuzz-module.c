@@ -475,7 +475,7 @@ static void program_step(void)
 
 static size_t records(void)
 {
-	return module->nsessions + module->nlogins;
+	return p11l_record_sessions_count(module) + module->nlogins;
 }
 
 static void setup(void)
@@ -552,7 +552,7 @@ static void wind_up(void)
 	obliging = 0;
 	if (records() || module->nreleased || module->finalized_by_release)
 		p11l_fuzz_fail("left after finalize, initialize, finalize: %zu sessions, %zu logins, %zu released",
-			       module->nsessions, module->nlogins, module->nreleased);
+			       p11l_record_sessions_count(module), module->nlogins, module->nreleased);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
