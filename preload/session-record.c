@@ -3,10 +3,11 @@
  * Every C_OpenSession and C_CloseSession of the program passes here, from
  * as many threads as it has: a signing service or a session pool holds
  * thousands of sessions and opens and closes more all the time.  So the
- * sessions are split into stripes by a hash of the handle, each a small
- * open-addressing table under a lock of its own: a call costs the same
- * with any number of sessions held, and two threads meet on a lock only
- * when their handles fall in one stripe.  Neither lock nor table is the
+ * sessions are split into stripes by a hash of the handle, each under a
+ * lock of its own, so that two threads meet on a lock only when their
+ * handles fall in one stripe; and in each the sessions are a dense array
+ * found by handle through a small index, so that a call costs the same
+ * with any number of sessions held.  Neither lock nor table is the
  * module table's p11l_lock, which the calls that end many sessions at
  * once (and the logins) still hold around their walk over every stripe:
  * p11l_lock first, then a stripe's, never the other way. */
@@ -22,24 +23,32 @@
 /* A power of two; 64 stripes of 64 bytes: 4 KiB per module. */
 #define STRIPE_BITS 6
 #define STRIPES (1u << STRIPE_BITS)
-#define FIRST_SIZE 8
+#define FIRST_SIZE 16
 
 /* One session.  Which process opened it is told by its stamp: one taken
- * before this process was forked (p11l_forked_at) is the parent's.  Stamp
- * 0 marks an empty entry (p11l_stamp_seen is never 0), so that a handle 0
- * a misbehaving module hands out is still recorded.  Three words: at ten
- * thousand sessions held the tables still fit a core's cache. */
+ * before this process was forked (p11l_forked_at) is the parent's. */
 struct p11l_session {
 	CK_SESSION_HANDLE handle;
 	CK_SLOT_ID slot;
 	unsigned long stamp;
 };
 
+/* An index entry: the session's position + 1 (0: empty) and the low bits
+ * of its handle's hash.  Two words: the index of ten thousand sessions
+ * fits a core's cache, and the hash tells both the entry's home (for
+ * deletion) and, nearly always, that a handle is not this one, without
+ * reading the session. */
+struct index_entry {
+	uint32_t pos1;
+	uint32_t hash;
+};
+
 struct p11l_session_stripe {
 	int lock;
-	struct p11l_session *table;
-	size_t mask;
-	size_t n;
+	uint32_t mask;			/* of the index; 0: no index yet */
+	struct index_entry *index;	/* at most half full */
+	struct p11l_session *sessions;
+	size_t n, cap;
 };
 
 /* One stripe per cache line, so that threads in two stripes do not
@@ -55,7 +64,7 @@ _Static_assert(sizeof(struct p11l_session_stripe) <= 64,
 /* Scattered (Fibonacci hashing): most modules hand out sequential handles,
  * and a hash that kept them together would let the sessions held form one
  * run that every new handle probes to its end.  The top bits choose the
- * stripe, the rest the place in it. */
+ * stripe, the low 32 the place in it. */
 static uint64_t scatter(CK_SESSION_HANDLE h)
 {
 	uint64_t x = (uint64_t)h * 0x9e3779b97f4a7c15u;
@@ -86,11 +95,11 @@ static struct p11l_session_stripe *stripe_at(struct p11l_module *m, unsigned k)
 }
 
 /* A stripe is held for a few dozen instructions, never across a call into
- * a module or the C library: a mutex's unlock, an atomic exchange, and its
- * futex calls once threads outnumber cores cost more than the rest of the
- * record.  A waiter spins a little, then gives its processor away (the
- * holder was preempted), then sleeps, so that a holder of lower priority
- * under a real-time policy still gets to run. */
+ * a module or the C library, except its own allocations: a mutex's unlock,
+ * an atomic exchange, and its futex calls once threads outnumber cores
+ * cost more than the rest of the record.  A waiter spins a little, then
+ * gives its processor away (the holder was preempted), then sleeps, so
+ * that a holder of lower priority under a real-time policy still runs. */
 static void stripe_lock(struct p11l_session_stripe *s)
 {
 	unsigned tries = 0;
@@ -126,94 +135,131 @@ void p11l_sessions_unlock_all(struct p11l_module *m)
 		stripe_unlock(stripe_at(m, i));
 }
 
-/* The entry for the handle X was scattered from: its own, or the empty
- * one where it would go.  The table is never full (see put). */
-static struct p11l_session *place(const struct p11l_session_stripe *s,
-				  CK_SESSION_HANDLE h, uint64_t x)
+/* The index entry of handle H (hash X), or the empty one where it would
+ * go.  The index is never full (see room_for_one). */
+static struct index_entry *find(const struct p11l_session_stripe *s,
+				CK_SESSION_HANDLE h, uint32_t x)
 {
-	for (size_t i = (size_t)x & s->mask;; i = (i + 1) & s->mask) {
-		struct p11l_session *e = &s->table[i];
+	for (uint32_t i = x & s->mask;; i = (i + 1) & s->mask) {
+		struct index_entry *e = &s->index[i];
 
-		if (!e->stamp || e->handle == h)
+		if (!e->pos1 || (e->hash == x && s->sessions[e->pos1 - 1].handle == h))
 			return e;
 	}
 }
 
-static void move_all(struct p11l_session_stripe *s, struct p11l_session *old,
-		     size_t oldsize)
+/* The entry that points at position POS, of a session with hash X. */
+static struct index_entry *find_pos(const struct p11l_session_stripe *s,
+				    size_t pos, uint32_t x)
 {
-	for (size_t i = 0; i < oldsize; i++) {
-		if (old[i].stamp) {
-			struct p11l_session *e = place(s, old[i].handle, scatter(old[i].handle));
-
-			e->handle = old[i].handle;
-			e->slot = old[i].slot;
-			e->stamp = old[i].stamp;
-		}
-	}
+	for (uint32_t i = x & s->mask;; i = (i + 1) & s->mask)
+		if (s->index[i].pos1 == pos + 1)
+			return &s->index[i];
 }
 
-/* To SIZE entries; 0 when out of memory (the table stays as it was). */
-static int resize(struct p11l_session_stripe *s, size_t size)
+/* The index made anew at SIZE entries from the sessions; 0 when out of
+ * memory (the index stays as it was). */
+static int reindex(struct p11l_session_stripe *s, uint32_t size)
 {
-	struct p11l_session *old = s->table, *t = calloc(size, sizeof *t);
-	size_t oldsize = old ? s->mask + 1 : 0;
+	struct index_entry *t = calloc(size, sizeof *t);
 
 	if (!t)
 		return 0;
-	s->table = t;
+	free(s->index);
+	s->index = t;
 	s->mask = size - 1;
-	move_all(s, old, oldsize);
-	free(old);
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t x = (uint32_t)scatter(s->sessions[i].handle);
+		struct index_entry *e = find(s, s->sessions[i].handle, x);
+
+		e->pos1 = (uint32_t)i + 1;
+		e->hash = x;
+	}
 	return 1;
 }
 
-/* Kept at most 5/8 full, so that probes stay short (four entries on
- * average for a new handle) and the table small; out of memory, it fills
- * on to one empty entry short of full, which ends every probe. */
+/* Room for one more session: the array grown, the index at most half
+ * full.  Out of memory for a larger index, the old one fills on to one
+ * entry short of full, which still ends every probe; the positions fit
+ * its 32 bits. */
 static int room_for_one(struct p11l_session_stripe *s)
 {
-	size_t size = s->table ? s->mask + 1 : 0;
+	uint32_t size = s->index ? s->mask + 1 : 0;
 
+	if (s->n >= UINT32_MAX / 4)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : FIRST_SIZE / 2;
+		struct p11l_session *p = p11l_libc.realloc(s->sessions, cap * sizeof *p);
+
+		if (!p)
+			return 0;
+		s->sessions = p;
+		s->cap = cap;
+	}
 	if (!size)
-		return resize(s, FIRST_SIZE);
+		return reindex(s, FIRST_SIZE);
 	if (2 * (s->n + 1) <= size)
 		return 1;
-	return resize(s, 2 * size) || s->n + 2 <= size;
+	return reindex(s, 2 * size) || s->n + 2 <= size;
 }
 
-/* Empties entry I, moving back the entries after it that would no longer
- * be found (deletion without tombstones).  Only entries at I and after it
- * move, which lets a walk remove as it goes (remove_if). */
-static void delete_at(struct p11l_session_stripe *s, size_t i)
+/* Empties index entry E, moving back the entries after it that would no
+ * longer be found (deletion without tombstones), by their hashes alone. */
+static void index_delete(struct p11l_session_stripe *s, struct index_entry *e)
 {
-	size_t mask = s->mask, j = i;
+	uint32_t mask = s->mask, i = (uint32_t)(e - s->index), j = i;
 
-	s->table[i].stamp = 0;
-	s->n--;
+	s->index[i].pos1 = 0;
 	for (;;) {
-		size_t k;
+		uint32_t k;
 
 		j = (j + 1) & mask;
-		if (!s->table[j].stamp)
+		if (!s->index[j].pos1)
 			return;
-		k = (size_t)scatter(s->table[j].handle) & mask;
+		k = s->index[j].hash & mask;
 		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
-			s->table[i] = s->table[j];
-			s->table[j].stamp = 0;
+			s->index[i] = s->index[j];
+			s->index[j].pos1 = 0;
 			i = j;
 		}
 	}
 }
 
-/* A table far larger than what it holds, after a pool shrank, is made
- * smaller: the walks over every session cost its size. */
+/* Session POS, whose index entry is already emptied, leaves the array:
+ * the last one takes its place. */
+static void take_last(struct p11l_session_stripe *s, size_t pos)
+{
+	size_t last = --s->n;
+
+	if (pos != last) {
+		const struct p11l_session *l = &s->sessions[last];
+
+		find_pos(s, last, (uint32_t)scatter(l->handle))->pos1 = (uint32_t)pos + 1;
+		s->sessions[pos].handle = l->handle;
+		s->sessions[pos].slot = l->slot;
+		s->sessions[pos].stamp = l->stamp;
+	}
+}
+
+/* An index far larger than what it holds, after a pool shrank, is made
+ * smaller, and so is the array. */
 static void shrink_if_sparse(struct p11l_session_stripe *s)
 {
-	size_t size = s->mask + 1;
+	uint32_t size = s->mask + 1;
 
-	if (size > FIRST_SIZE && 8 * s->n < size)
-		resize(s, size / 4 < FIRST_SIZE ? FIRST_SIZE : size / 4);
+	if (s->index && size > FIRST_SIZE && 8 * s->n < size) {
+		reindex(s, size / 4 < FIRST_SIZE ? FIRST_SIZE : size / 4);
+		if (s->cap > FIRST_SIZE && 4 * s->n < s->cap) {
+			struct p11l_session *p = p11l_libc.realloc(s->sessions,
+				s->cap / 2 * sizeof *p);
+
+			if (p) {
+				s->sessions = p;
+				s->cap /= 2;
+			}
+		}
+	}
 }
 
 int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
@@ -221,26 +267,41 @@ int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
 {
 	uint64_t x = scatter(h);
 	struct p11l_session_stripe *s = stripe_of(m, x);
-	struct p11l_session *e;
+	struct index_entry *e = NULL;
+	size_t pos;
 	int ok = 1;
 
 	stripe_lock(s);
 	/* A handle the module reuses replaces whatever was recorded for it. */
-	e = s->table ? place(s, h, x) : NULL;
-	if (!e || !e->stamp) {
+	if (s->index)
+		e = find(s, h, (uint32_t)x);
+	if (e && e->pos1) {
+		pos = e->pos1 - 1;
+	} else {
 		ok = room_for_one(s);
 		if (ok) {
-			e = place(s, h, x);
-			s->n++;
+			e = find(s, h, (uint32_t)x);
+			pos = s->n++;
+			e->pos1 = (uint32_t)pos + 1;
+			e->hash = (uint32_t)x;
 		}
 	}
 	if (ok) {
-		e->handle = h;
-		e->slot = slot;
-		e->stamp = p11l_stamp_seen();
+		s->sessions[pos].handle = h;
+		s->sessions[pos].slot = slot;
+		s->sessions[pos].stamp = p11l_stamp_seen();
 	}
 	stripe_unlock(s);
 	return ok;
+}
+
+/* Under the stripe's lock. */
+static void remove_entry(struct p11l_session_stripe *s, struct index_entry *e)
+{
+	size_t pos = e->pos1 - 1;
+
+	index_delete(s, e);
+	take_last(s, pos);
 }
 
 void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h)
@@ -249,11 +310,11 @@ void p11l_record_session_remove(struct p11l_module *m, CK_SESSION_HANDLE h)
 	struct p11l_session_stripe *s = stripe_of(m, x);
 
 	stripe_lock(s);
-	if (s->table) {
-		struct p11l_session *e = place(s, h, x);
+	if (s->index) {
+		struct index_entry *e = find(s, h, (uint32_t)x);
 
-		if (e->stamp) {
-			delete_at(s, (size_t)(e - s->table));
+		if (e->pos1) {
+			remove_entry(s, e);
 			shrink_if_sparse(s);
 		}
 	}
@@ -268,11 +329,11 @@ int p11l_record_session_slot(struct p11l_module *m, CK_SESSION_HANDLE h,
 	int found = 0;
 
 	stripe_lock(s);
-	if (s->table) {
-		struct p11l_session *e = place(s, h, x);
+	if (s->index) {
+		struct index_entry *e = find(s, h, (uint32_t)x);
 
-		if (e->stamp) {
-			*slot = e->slot;
+		if (e->pos1) {
+			*slot = s->sessions[e->pos1 - 1].slot;
 			found = 1;
 		}
 	}
@@ -300,8 +361,8 @@ static int matches(const struct p11l_session *e, enum match how,
 	return 0;
 }
 
-/* Removes what matches, walking each table once: delete_at moves only
- * entries from after I into I, so I is looked at again. */
+/* Removes what matches: the array compacted, then the index made anew
+ * (in place of the old one when no memory is left for a new one). */
 static void remove_if(struct p11l_module *m, enum match how, CK_SLOT_ID slot,
 		      unsigned long before)
 {
@@ -309,16 +370,34 @@ static void remove_if(struct p11l_module *m, enum match how, CK_SLOT_ID slot,
 
 	for (unsigned k = 0; k < STRIPES; k++) {
 		struct p11l_session_stripe *s = stripe_at(m, k);
+		size_t kept = 0;
 
 		stripe_lock(s);
-		for (size_t i = 0; s->n && i <= s->mask;) {
-			if (s->table[i].stamp && matches(&s->table[i], how, slot, before, forked_at))
-				delete_at(s, i);
-			else
-				i++;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct p11l_session *e = &s->sessions[i];
+
+			if (matches(e, how, slot, before, forked_at))
+				continue;
+			s->sessions[kept].handle = e->handle;
+			s->sessions[kept].slot = e->slot;
+			s->sessions[kept].stamp = e->stamp;
+			kept++;
 		}
-		if (s->table)
+		if (kept != s->n) {
+			s->n = kept;
+			if (!reindex(s, s->mask + 1)) {
+				for (uint32_t i = 0; i <= s->mask; i++)
+					s->index[i].pos1 = 0;
+				for (size_t i = 0; i < s->n; i++) {
+					uint32_t x = (uint32_t)scatter(s->sessions[i].handle);
+					struct index_entry *e = find(s, s->sessions[i].handle, x);
+
+					e->pos1 = (uint32_t)i + 1;
+					e->hash = x;
+				}
+			}
 			shrink_if_sparse(s);
+		}
 		stripe_unlock(s);
 	}
 }
@@ -357,10 +436,10 @@ int p11l_record_find_session(struct p11l_module *m, const CK_SLOT_ID *slot,
 		struct p11l_session_stripe *s = stripe_at(m, k);
 
 		stripe_lock(s);
-		for (size_t i = 0; s->n && i <= s->mask; i++) {
-			const struct p11l_session *e = &s->table[i];
+		for (size_t i = 0; i < s->n; i++) {
+			const struct p11l_session *e = &s->sessions[i];
 
-			if (!e->stamp || e->stamp < forked_at || (slot && e->slot != *slot))
+			if (e->stamp < forked_at || (slot && e->slot != *slot))
 				continue;
 			if (best_stamp && (e->stamp > best_stamp ||
 					   (e->stamp == best_stamp && e->handle > best_h)))
