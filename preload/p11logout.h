@@ -294,7 +294,15 @@ int p11l_record_login_with_session(struct p11l_module *m,
 	unsigned long before, CK_SLOT_ID *slot, CK_SESSION_HANDLE *h);
 void p11l_record_clear(struct p11l_module *m, unsigned long before);
 unsigned long p11l_stamp(void);
-unsigned long p11l_stamp_seen(void);
+/* A stamp below the counter without moving it, for the records made at
+ * every C_OpenSession: a remover's p11l_stamp() taken after this read is
+ * above it, one taken before is not, which is all the stamp rule asks;
+ * and the threads opening sessions do not all write one cache line. */
+extern unsigned long p11l_stamp_counter __attribute__((visibility("hidden")));
+static inline unsigned long p11l_stamp_seen(void)
+{
+	return __atomic_load_n(&p11l_stamp_counter, __ATOMIC_SEQ_CST) - 1;
+}
 /* process-self.c: getpid() without a system call; p11l_self_forked in a
  * fork's child. */
 pid_t p11l_self(void);

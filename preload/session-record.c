@@ -244,22 +244,26 @@ static void take_last(struct p11l_session_stripe *s, size_t pos)
 
 /* An index far larger than what it holds, after a pool shrank, is made
  * smaller, and so is the array. */
-static void shrink_if_sparse(struct p11l_session_stripe *s)
+static void shrink(struct p11l_session_stripe *s)
 {
 	uint32_t size = s->mask + 1;
 
-	if (s->index && size > FIRST_SIZE && 8 * s->n < size) {
-		reindex(s, size / 4 < FIRST_SIZE ? FIRST_SIZE : size / 4);
-		if (s->cap > FIRST_SIZE && 4 * s->n < s->cap) {
-			struct p11l_session *p = p11l_libc.realloc(s->sessions,
-				s->cap / 2 * sizeof *p);
+	reindex(s, size / 4 < FIRST_SIZE ? FIRST_SIZE : size / 4);
+	if (s->cap > FIRST_SIZE && 4 * s->n < s->cap) {
+		struct p11l_session *p = p11l_libc.realloc(s->sessions, s->cap / 2 * sizeof *p);
 
-			if (p) {
-				s->sessions = p;
-				s->cap /= 2;
-			}
+		if (p) {
+			s->sessions = p;
+			s->cap /= 2;
 		}
 	}
+}
+
+/* Asked at every close: inline. */
+static inline void shrink_if_sparse(struct p11l_session_stripe *s)
+{
+	if (s->index && s->mask + 1 > FIRST_SIZE && 8 * s->n < (size_t)s->mask + 1)
+		shrink(s);
 }
 
 int p11l_record_session_add(struct p11l_module *m, CK_SESSION_HANDLE h,
