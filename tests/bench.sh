@@ -11,7 +11,7 @@
 p11l_tmpdir
 bench_t0=$(date +%s)
 
-N_SIGN=${BENCH_SIGN:-200}
+N_SIGN=${BENCH_SIGN:-400}
 N_CAPPED=${BENCH_CAPPED:-1000}
 N_DLSYM=${BENCH_DLSYM:-1000000}
 N_FAIR=${BENCH_FAIR:-256}
@@ -19,7 +19,6 @@ MINIMAL=$P11L_TEST_BUILDDIR/.libs/bench-minimal-preload.so
 lib=$P11L_LIB
 
 say() { printf '%s\n' "$*" >&2; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now_ns() { date +%s%N; }
 
 # BENCH_PARTS: a comma-separated list of the parts to run (true, dlsym,
@@ -29,6 +28,17 @@ want() { case ",${BENCH_PARTS:-all}," in *,all,*|*,"$1",*) return 0 ;; esac; ret
 rows=""
 row() { rows="$rows| $1 | $2 | $3 | $4 | $5 |
 "; }
+
+# bench-pair's figures (tests/bench-pair.c): field N of the line that
+# starts with KEY ("side 1", "ratio 2/1"); as "MEDIAN (LOW–HIGH)", the 95 %
+# interval; the same signed, for differences; the runs that failed.
+PAIR=$P11L_TEST_BUILDDIR/bench-pair
+THREAD=$P11L_TEST_BUILDDIR/.libs/bench-thread.so
+N_WD=${BENCH_WD:-2000}
+bp() { awk -v key="$2" -v n="$3" '$1 " " $2 == key { print $n }' "$1"; }
+bp3() { awk -v key="$2" -v n="$3" '$1 " " $2 == key { printf "%s (%s–%s)", $n, $(n + 1), $(n + 2) }' "$1"; }
+bpd() { awk -v key="$2" -v n="$3" '$1 " " $2 == key { printf "%+.1f (%+.1f to %+.1f)", $n, $(n + 1), $(n + 2) }' "$1"; }
+bp_failed() { awk '$1 == "failed" { print $2 }' "$1"; }
 
 # 1. A process that never touches PKCS#11.
 if want true; then
@@ -93,35 +103,51 @@ row "dlsym(handle, \"strlen\"), ns per call (fastest of 9 alternating runs of $N
 
 fi
 
-# 2. Sequential signing on an uncapped SoftHSM2 token, alternating.
+# 2. Sequential signing on an uncapped SoftHSM2 token, the settings in turn.
 p11l_softhsm_setup >/dev/null || bail_out "no SoftHSM2 token"
 P11L_CONF=$P11L_TMP/openssl.cnf
 p11l_engine_conf "$P11L_CONF" "$P11L_SOFTHSM"
 p11l_engine_data
 if want sign; then
-say "bench: $N_SIGN sequential openssl dgst -sign, alternating with and without"
-sign_once() {
-	t0=$(now_ns)
-	OPENSSL_CONF=$P11L_CONF env ${1:+LD_PRELOAD=$1} ${2:+P11LOGOUT_TIMEOUT=$2} ${3:+P11LOGOUT_SIGNALS=$3} openssl dgst -sha256 -engine pkcs11 -keyform engine \
+# bench-pair runs the settings in turn, the order turned each round, and
+# takes each round's ratio: a drift of the machine's speed cancels out of
+# it, where medians of each setting taken apart keep it (their ratio moved
+# by 1 to 3 points between runs, more than the 1 % to resolve).
+say "bench: $N_SIGN rounds of openssl dgst -sign without the library, inline, default, with signals, a minimal preload"
+sign_pair() {
+	OPENSSL_CONF=$P11L_CONF "$PAIR" "$@" -- openssl dgst -sha256 -engine pkcs11 -keyform engine \
 		-sign "pkcs11:token=$P11L_TOKEN_LABEL;object=$P11L_RSA_KEY;type=private;pin-value=$P11L_PIN" \
-		-out "$P11L_TMP/b.sig" "$P11L_TMP/data" >/dev/null 2>&1 || echo FAIL >>"$P11L_TMP/signfail"
-	echo $(( ($(now_ns) - t0) / 1000 ))
+		-out "$P11L_TMP/b.sig" "$P11L_TMP/data"
 }
-: >"$P11L_TMP/t.none"; : >"$P11L_TMP/t.lib"
-i=0
-while [ $i -lt "$N_SIGN" ]; do
-	sign_once "" >>"$P11L_TMP/t.none"
-	sign_once "$lib" >>"$P11L_TMP/t.lib"
-	sign_once "$lib" 0 >>"$P11L_TMP/t.inline"
-	sign_once "$lib" "" TERM,INT,HUP >>"$P11L_TMP/t.signals"
-	i=$((i + 1))
-done
-mn=$(median <"$P11L_TMP/t.none") ml=$(median <"$P11L_TMP/t.lib") mi=$(median <"$P11L_TMP/t.inline")
-msig=$(median <"$P11L_TMP/t.signals")
-fails=$(cat "$P11L_TMP/signfail" 2>/dev/null | wc -l)
-row "openssl dgst -sign, median wall time per process, µs ($N_SIGN each, $fails failed)" "$mn" "$ml" "ratio $(awk -v a="$mn" -v b="$ml" 'BEGIN { printf "%.3f", b / a }')" "within 2 %"
-row "the same with P11LOGOUT_TIMEOUT=0 (release inline, no bound), µs" "$mn" "$mi" "ratio $(awk -v a="$mn" -v b="$mi" 'BEGIN { printf "%.3f", b / a }')" "(anchor: no bound at all)"
-row "the same with P11LOGOUT_SIGNALS=TERM,INT,HUP, never signalled, against it off, µs" "off: $ml" "on: $msig" "ratio $(awk -v a="$ml" -v b="$msig" 'BEGIN { printf "%.3f", b / a }')" "the same cost"
+sign_pair "$N_SIGN" + LD_PRELOAD="$lib" P11LOGOUT_TIMEOUT=0 + LD_PRELOAD="$lib" \
+	+ LD_PRELOAD="$lib" P11LOGOUT_SIGNALS=TERM,INT,HUP + LD_PRELOAD="$MINIMAL" >"$P11L_TMP/p.sign"
+f=$P11L_TMP/p.sign
+mn=$(bp "$f" "side 0" 4) mi=$(bp "$f" "side 1" 4) ml=$(bp "$f" "side 2" 4) msig=$(bp "$f" "side 3" 4)
+row "openssl dgst -sign, median wall time per process, µs ($N_SIGN rounds of the five in turn, $(bp_failed "$f") failed); ratio: the median of the rounds' ratios (95 % confidence interval)" "$mn" "$ml" "ratio $(bp3 "$f" "ratio 2/0" 4) (a preload of one empty function: $(bp3 "$f" "ratio 4/0" 4))" "within 2 %"
+row "the same with P11LOGOUT_TIMEOUT=0 (release inline, no bound), µs" "$mn" "$mi" "ratio $(bp3 "$f" "ratio 1/0" 4)" "(anchor: no bound at all)"
+row "the default (the bound's watchdog thread) against the inline release, the same rounds, µs" "inline: $mi" "default: $ml" "ratio $(bp3 "$f" "ratio 2/1" 4), CPU time $(bp3 "$f" "ratio 2/1" 8); $(bpd "$f" "ratio 2/1" 13) µs" "within 1 %"
+row "the same with P11LOGOUT_SIGNALS=TERM,INT,HUP, never signalled, against it off, µs" "off: $ml" "on: $msig" "ratio $(bp3 "$f" "ratio 3/2" 4)" "the same cost"
+
+# The watchdog against its floor: one plain thread of the program's own,
+# started where the watchdog is posted (tests/bench-thread.c), the release
+# inline.  Every side preloads bench-thread.so, so that it costs them all
+# alike.  Sides: 0 inline, 1 inline and the plain thread, 2 default.
+say "bench: the watchdog against a plain thread, $N_WD rounds of exit-driver and $N_SIGN of signing"
+two="$lib $THREAD"
+"$PAIR" "$N_WD" LD_PRELOAD="$two" P11LOGOUT_TIMEOUT=0 + LD_PRELOAD="$two" P11LOGOUT_TIMEOUT=0 BENCH_THREAD=1 \
+	+ LD_PRELOAD="$two" -- "$P11L_TEST_BUILDDIR/exit-driver" exit "$P11L_TEST_BUILDDIR/.libs/odd-module.so" 1 0 \
+	>"$P11L_TMP/p.wd"
+sign_pair "$N_SIGN" LD_PRELOAD="$two" P11LOGOUT_TIMEOUT=0 + LD_PRELOAD="$two" P11LOGOUT_TIMEOUT=0 BENCH_THREAD=1 \
+	+ LD_PRELOAD="$two" >"$P11L_TMP/p.wds"
+floor() {
+	printf '%s rounds, %s µs a process inline, %s failed: watchdog %s µs, plain thread %s µs' "$2" \
+		"$(bp "$1" "side 0" 4)" "$(bp_failed "$1")" "$(bpd "$1" "ratio 2/0" 13)" "$(bpd "$1" "ratio 1/0" 13)"
+}
+row "what the watchdog adds to a process against the inline release, and what one plain thread of the program's own adds at the same point (tests/bench-thread.c): the median of the rounds' differences (95 % confidence interval)" \
+	"exit-driver and odd-module, $(floor "$P11L_TMP/p.wd" "$N_WD")" \
+	"openssl dgst -sign, $(floor "$P11L_TMP/p.wds" "$N_SIGN")" \
+	"watchdog / plain thread, wall time: $(bp3 "$P11L_TMP/p.wd" "ratio 2/1" 4) and $(bp3 "$P11L_TMP/p.wds" "ratio 2/1" 4)" \
+	"no more than the plain thread"
 
 fi
 
