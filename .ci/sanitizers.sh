@@ -14,8 +14,16 @@
 #      malloc, so the runtime still comes before libc where the program is
 #      built with ASan).  LeakSanitizer is on; the suppressions name only
 #      libraries other than ours, so a leak in libp11logout fails.
-#  (b) clang TSan build, the thread and fork tests, and the exit-time
-#      release (watchdog, one release at a time, signals).
+#  (b) clang TSan build, the thread and fork tests, the exit-time release
+#      (watchdog, one release at a time, signals), the session limit and
+#      the wait queue.  Only tests whose preloaded programs are built here:
+#      the library built with TSan needs the runtime in the program
+#      (__tsan_init), and clang's shared TSan runtime cannot be preloaded
+#      into another (it crashes in its __cxa_atexit interceptor, called by
+#      libstdc++'s initialiser before the runtime's own, which a program
+#      linked with it runs from .preinit_array).  So session-places-capped.sh
+#      and wait-capped.sh, whose signers are the system's openssl, run
+#      under ASan only.
 #  (c) the robustness tests with every library-preloaded process under
 #      valgrind memcheck (P11L_VALGRIND=1: --error-exitcode=99,
 #      --errors-for-leak-kinds=definite; see P11L_VG in tests/tap-lib.sh).
@@ -107,7 +115,7 @@ check asan ci-build-asan \
 # Function entry/exit is not instrumented: TSan would record the entry of
 # the library's dlsym route, called while the runtime initialises, and
 # crash (the ignorelist does not cover entry/exit hooks).
-step "TSan build, thread and fork tests"
+step "TSan build, thread, fork, release and session-limit tests"
 build ci-build-tsan CC=clang CXX=clang++ \
 	CFLAGS="-O1 -g -fsanitize=thread -fsanitize-ignorelist=$ci/sanitizer-ignorelist.txt -mllvm -tsan-instrument-func-entry-exit=0" \
 	LDFLAGS="-fsanitize=thread"
@@ -118,7 +126,8 @@ check tsan ci-build-tsan \
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	P11L_TIME_SLACK_MS=1500 \
 	-- -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh \
-		exit-release.sh signal-release.sh"
+		exit-release.sh signal-release.sh session-places.sh wait-retry.sh \
+		record-many.sh"
 
 # --- (c) valgrind memcheck --------------------------------------------------
 # robust-config.sh is left out: it runs ~250 processes for the parsing

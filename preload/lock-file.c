@@ -3,11 +3,19 @@
  * (and if it is unusable there, none); else in /run/lock, else /tmp.  In a
  * shared directory another user could create our name first, so the file
  * must be ours, a plain file, and not a link (O_NOFOLLOW): a file that is
- * not is refused, never followed or used. */
+ * not is refused, never followed or used.
+ *
+ * A lock belongs to the open file, which a fork shares: a child would keep
+ * its parent's lock (a place, an asker's turn) for as long as it lives,
+ * after the parent gave it back or ended.  So the descriptors the process
+ * holds locked are kept in one table, and a forked child closes its copies
+ * of them; the table's mutex is taken around fork, so the child finds it
+ * whole. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,4 +74,99 @@ int p11l_range_lock(int fd, int cmd, short type, off_t start, off_t len)
 	if (p11l_libc.fcntl(fd, cmd, &fl) != 0)
 		return -1;
 	return cmd == F_OFD_GETLK ? fl.l_type == F_UNLCK : 0;
+}
+
+/* Room for 8 askers' turns and 16 places (logins to distinct slots). */
+#define HELD_MAX 24
+
+static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const void *owner;
+	unsigned long key;
+	int fd;
+} held[HELD_MAX];
+static int nheld;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&held_mutex);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&held_mutex);
+}
+
+/* The parent's locks stay the parent's. */
+static void fork_child(void)
+{
+	for (int i = 0; i < nheld; i++)
+		close(held[i].fd);
+	nheld = 0;
+	pthread_mutex_unlock(&held_mutex);
+}
+
+static void register_fork(void)
+{
+	p11l_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Registered here, at the first use, and not in a constructor: a process
+ * that never waits and has no limit registers nothing. */
+static void held_lock(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, register_fork);
+	pthread_mutex_lock(&held_mutex);
+}
+
+static int held_find(const void *owner, unsigned long key)
+{
+	for (int i = 0; i < nheld; i++)
+		if (held[i].owner == owner && held[i].key == key)
+			return i;
+	return -1;
+}
+
+int p11l_lock_hold(int fd, const void *owner, unsigned long key)
+{
+	int kept = 0;
+
+	held_lock();
+	if (nheld < HELD_MAX && held_find(owner, key) < 0) {
+		held[nheld].owner = owner;
+		held[nheld].key = key;
+		held[nheld++].fd = fd;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&held_mutex);
+	return kept;
+}
+
+int p11l_lock_held(const void *owner, unsigned long key)
+{
+	int i;
+
+	held_lock();
+	i = held_find(owner, key);
+	pthread_mutex_unlock(&held_mutex);
+	return i >= 0;
+}
+
+void p11l_lock_unhold(const void *owner, const unsigned long *key, int close_them)
+{
+	held_lock();
+	for (int i = 0; i < nheld;) {
+		if (held[i].owner == owner && (!key || held[i].key == *key)) {
+			/* Under the mutex: a fork between the two would leave
+			 * the child a copy no one closes. */
+			if (close_them)
+				close(held[i].fd);
+			held[i] = held[--nheld];
+		} else {
+			i++;
+		}
+	}
+	pthread_mutex_unlock(&held_mutex);
 }

@@ -29,7 +29,8 @@
  *   module-select.c   which modules are wrapped (P11LOGOUT_MODULES)
  *   session-wait.c    retrying a login refused for lack of sessions
  *   session-places.c  the opt-in limit on logins from this host
- *   lock-file.c       the lock files of both, safe in shared directories
+ *   lock-file.c       the lock files of both, safe in shared directories,
+ *                     and the ones held, closed in a forked child
  *   clock-thread.c    the clock, pauses and threads of our own
  *   config.c          the settings: defaults, file, P11LOGOUT_* variables
  *   libc-late.c       libc functions looked up at the first module
@@ -430,6 +431,15 @@ void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot);
  * or -1. */
 int p11l_lock_file(const char *kind, const char *module, const char *tail);
 int p11l_range_lock(int fd, int cmd, short type, off_t start, off_t len);
+/* A lock file FD the process holds locked, kept under OWNER's KEY so that
+ * a forked child closes its copy: 1 when kept, 0 when that key holds one
+ * already or the table is full (FD left as it is).  Unhold forgets
+ * OWNER's (KEY's, all of OWNER's when KEY is NULL), closing them when
+ * CLOSE_THEM; one given back by unlocking is unlocked before it is
+ * forgotten. */
+int p11l_lock_hold(int fd, const void *owner, unsigned long key);
+int p11l_lock_held(const void *owner, unsigned long key);
+void p11l_lock_unhold(const void *owner, const unsigned long *key, int close_them);
 
 /* ckr-names.c */
 const char *p11l_ckr_name(CK_RV rv, char buf[32]);

@@ -10,8 +10,9 @@
  * program's C_Logout or C_Finalize, at our release, and by the kernel when
  * the process ends however it ends (SIGKILL, a crash), which a counter in
  * a file could not do.  The lock belongs to the open file: a forked child
- * closes its copies (the fork handler below), so that it never keeps its
- * parent's place after the parent ended, and exec closes them (O_CLOEXEC).
+ * closes its copies (lock-file.c's fork handler), so that it never keeps
+ * its parent's place after the parent ended, and exec closes them
+ * (O_CLOEXEC).
  *
  * With every place taken the login waits up to P11LOGOUT_WAIT seconds, in
  * line: each waiter locks one byte of the queue file at its ticket (an
@@ -25,7 +26,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +37,6 @@
 #include "clock-thread.h"
 #include "libc-late.h"
 
-/* Places one process may hold at once (logins to distinct module slots). */
-#define HELD_MAX 16
 /* Tickets are bytes of the queue file from here; byte 0 guards the next
  * ticket's number, stored at offset 8. */
 #define TICKET_BASE 64
@@ -48,48 +46,6 @@
 #define NEAR_POLL_MS 5
 #define FAR_POLL_MS 25
 #define NEAR 8
-
-struct held_place {
-	struct p11l_module *module;
-	CK_SLOT_ID slot;
-	int fd;		/* -1: free entry */
-};
-
-static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct held_place held[HELD_MAX];
-static int nheld;
-
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&held_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&held_lock);
-}
-
-/* The parent's places stay the parent's. */
-static void fork_child(void)
-{
-	for (int i = 0; i < nheld; i++)
-		close(held[i].fd);
-	nheld = 0;
-	pthread_mutex_unlock(&held_lock);
-}
-
-static void register_fork(void)
-{
-	p11l_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-static int find_held(struct p11l_module *m, CK_SLOT_ID slot)
-{
-	for (int i = 0; i < nheld; i++)
-		if (held[i].module == m && held[i].slot == slot)
-			return i;
-	return -1;
-}
 
 static off_t ticket_offset(uint64_t t)
 {
@@ -154,20 +110,14 @@ static int try_places(const int *fds, unsigned n, unsigned from)
  * or no room: the login goes on, this place is not needed. */
 static int keep(struct p11l_module *m, CK_SLOT_ID slot, int fd)
 {
-	pthread_mutex_lock(&held_lock);
-	if (nheld < HELD_MAX && find_held(m, slot) < 0) {
-		held[nheld++] = (struct held_place){ m, slot, fd };
-		fd = -1;
-	}
-	pthread_mutex_unlock(&held_lock);
-	if (fd >= 0)
-		close(fd);
-	return fd < 0;
+	if (p11l_lock_hold(fd, m, slot))
+		return 1;
+	close(fd);
+	return 0;
 }
 
 CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const struct p11l_config *c = p11l_config();
 	unsigned n = c->max_sessions, usable = 0, from;
 	int fds[P11L_MAX_PLACES], got = -1, q = -1;
@@ -179,11 +129,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 	*taken = 0;
 	if (!n)
 		return CKR_OK;
-	pthread_once(&once, register_fork);
-	pthread_mutex_lock(&held_lock);
-	got = find_held(m, slot);
-	pthread_mutex_unlock(&held_lock);
-	if (got >= 0)
+	if (p11l_lock_held(m, slot))
 		return CKR_OK;
 	for (unsigned i = 0; i < n; i++) {
 		p11l_libc.snprintf(tail, sizeof tail, "-%u", i);
@@ -236,20 +182,7 @@ CK_RV p11l_place_take(struct p11l_module *m, CK_SLOT_ID slot, int *taken)
 
 void p11l_place_give(struct p11l_module *m, const CK_SLOT_ID *slot)
 {
-	int closed[HELD_MAX], nclosed = 0;
-
 	if (!p11l_config()->max_sessions)
 		return;
-	pthread_mutex_lock(&held_lock);
-	for (int i = 0; i < nheld;) {
-		if (held[i].module == m && (!slot || held[i].slot == *slot)) {
-			closed[nclosed++] = held[i].fd;
-			held[i] = held[--nheld];
-		} else {
-			i++;
-		}
-	}
-	pthread_mutex_unlock(&held_lock);
-	for (int i = 0; i < nclosed; i++)
-		close(closed[i]);	/* and with it the place */
+	p11l_lock_unhold(m, slot, 1);	/* and with them the places */
 }

@@ -31,7 +31,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,42 +82,17 @@ static uint32_t jitter(struct p11l_wait *w)
 }
 
 /* A child forked while a thread of its parent is at the head would hold
- * the parent's lock for as long as it lives: it closes its copies of the
- * lock files (of the waiters too, which it would only leak). */
-#define HELD_MAX 8
-static int held[HELD_MAX];	/* fd + 1; 0 when free */
-
-static void forget_held_in_child(void)
-{
-	for (int i = 0; i < HELD_MAX; i++) {
-		int fd = __atomic_exchange_n(&held[i], 0, __ATOMIC_RELAXED);
-		if (fd)
-			close(fd - 1);
-	}
-}
-
-static void register_atfork(void)
-{
-	p11l_atfork(NULL, NULL, forget_held_in_child);
-}
-
+ * the parent's lock for as long as it lives: the lock is kept in
+ * lock-file.c's table, whose fork handler closes the child's copy. */
 static void hold(struct p11l_wait *w)
 {
-	for (int i = 0; i < HELD_MAX; i++) {
-		int expect = 0;
-		if (__atomic_compare_exchange_n(&held[i], &expect, w->s->fd + 1, 0,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-			w->s->held = i + 1;
-			return;
-		}
-	}
+	w->s->held = p11l_lock_hold(w->s->fd, w->s, 0);
 }
 
 /* Asker I's lock file (lock-file.c), opened once per wait; asker 0's
  * also holds the window, the number of askers. */
 static int asker_file(struct p11l_wait *w, int i)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	char tail[16];
 	int fd;
 
@@ -129,8 +103,6 @@ static int asker_file(struct p11l_wait *w, int i)
 		p11l_libc.snprintf(tail, sizeof tail, "-a%d", i);
 	fd = p11l_lock_file("wait", w->module ? w->module->path : NULL, tail);
 	w->s->files[i] = fd >= 0 ? fd + 1 : -1;
-	if (fd >= 0)
-		pthread_once(&once, register_atfork);
 	return fd;
 }
 
@@ -165,8 +137,10 @@ static void queue_leave(struct p11l_wait *w)
 {
 	if (w->s->queue != QUEUE_WAITING && w->s->queue != QUEUE_HEAD)
 		return;
-	if (w->s->held)
-		__atomic_store_n(&held[w->s->held - 1], 0, __ATOMIC_RELAXED);
+	if (w->s->held) {
+		p11l_lock_unhold(w->s, NULL, 1);	/* and with it the lock */
+		w->s->files[w->s->index] = -1;
+	}
 	w->s->held = 0;
 	for (int i = 0; i < P11L_ASKERS_MAX; i++)
 		if (w->s->files[i] > 0)
@@ -248,7 +222,7 @@ int p11l_wait_after(struct p11l_wait *w, CK_RV rv)
 			 * ask again. */
 			p11l_libc.flock(w->s->fd, LOCK_UN);
 			if (w->s->held)
-				__atomic_store_n(&held[w->s->held - 1], 0, __ATOMIC_RELAXED);
+				p11l_lock_unhold(w->s, NULL, 0);
 			w->s->held = 0;
 			w->s->queue = QUEUE_WAITING;
 		}

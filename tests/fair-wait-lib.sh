@@ -67,11 +67,15 @@ fair_wait_run() {
 	# once) would keep the gate waiting for it, and the others waiting for
 	# the gate: then the gate is stopped, and each FIFO opened and closed
 	# until every process has exited, so that the others read no PIN and
-	# fail at once too.
+	# fail at once too.  The gate's whole process group (timeout's own):
+	# a timeout killed early dies without passing the signal on, and its
+	# gate, left open on a FIFO no one reads, would keep this function's
+	# output (a command substitution) open for ever.
 	fw_stuck=
 	while kill -0 "$fw_gate" 2>/dev/null; do
 		if [ ! -f "$fw_dir/released" ] && ls "$fw_dir"/*/rc >/dev/null 2>&1; then
 			kill "$fw_gate" 2>/dev/null
+			kill -- "-$fw_gate" 2>/dev/null
 			fw_stuck=1
 			break
 		fi

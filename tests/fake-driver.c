@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +545,44 @@ static void sc_fork_hold(struct module *m)
 	printf("child %ld\n", (long)pid);
 }
 
+static void *open_one_more(void *arg)
+{
+	struct module *m = arg;
+	CK_SESSION_HANDLE h = 0;
+
+	FN(m, OpenSession)(1, CKF_SERIAL_SESSION, NULL, NULL, &h);
+	return NULL;
+}
+
+/* Every session taken; a thread opens one more, refused and (with
+ * P11LOGOUT_WAIT) waiting, at the head of the queue by the time the main
+ * thread forks a child that holds on (FAKE_HOLD_MS) without PKCS#11.  The
+ * parent prints the child's pid and exits while the thread still waits. */
+static void sc_session_full_fork(struct module *m)
+{
+	pthread_t t;
+	pid_t pid;
+
+	for (int i = 0; i < 64; i++)
+		open_session(m, 1);
+	if (pthread_create(&t, NULL, open_one_more, m) != 0) {
+		fprintf(stderr, "fake-driver: pthread_create failed\n");
+		exit(1);
+	}
+	usleep(300000);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fake-driver: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		hold();
+		_exit(0);
+	}
+	printf("child %ld\n", (long)pid);
+}
+
 static const struct {
 	const char *name;
 	enum getter how;
@@ -580,6 +619,7 @@ static const struct {
 	{ "session-full", BY_FUNCTION_LIST, 1, sc_session_full },
 	{ "login-hold", BY_FUNCTION_LIST, 1, sc_login_hold },
 	{ "fork-hold", BY_FUNCTION_LIST, 1, sc_fork_hold },
+	{ "session-full-fork", BY_FUNCTION_LIST, 1, sc_session_full_fork },
 };
 
 int main(int argc, char **argv)

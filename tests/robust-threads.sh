@@ -58,6 +58,33 @@ for how in own shared; do
 	verify "$n"
 done
 
+# The same with P11LOGOUT_MAX_SESSIONS=3, fewer places than the slots the
+# threads log in to: every login takes a place or is refused by the
+# library without reaching the module, every logout gives its place back,
+# from 8 threads at once (lock-file.c's table of held lock files, under
+# ThreadSanitizer in CI).  The module's view must still be the library's.
+mkdir "$T/run" || bail_out "mkdir failed"
+for how in own shared; do
+	n=threads-places-$how
+	for w in without with; do
+		[ $w = with ] && pre=lib || pre=
+		run "$n.$w" "$pre" ODD_SLOTS=16 ODD_DUMP_AT_UNLOAD=1 \
+			P11LOGOUT_MAX_SESSIONS=3 XDG_RUNTIME_DIR="$T/run" -- \
+			"$ROBUST_DRIVER" threads "$ODD" "$NTHREADS" "$OPS" "$how"
+	done
+	verify "$n"
+done
+# A slot is logged in at the module only with a place held: with each
+# thread on a slot of its own, at most 3 at the end.  Without the limit
+# the 4 threads that end logged in leave 4 or more (what the check
+# guards).  (On shared slots a C_Logout that gives the slot's place back
+# can race another thread's C_Login already past the place.)
+ends() { sed -n 's/^odd state end: logged in: *\([^;]*\);.*/\1/p' "$T/$1.log" | wc -w; }
+check "threads-places-own: at most 3 slots logged in at the end ($(ends threads-places-own.with))" \
+	test "$(ends threads-places-own.with)" -le 3
+check "threads-places-own: without the library, more ($(ends threads-places-own.without))" \
+	test "$(ends threads-places-own.without)" -ge 4
+
 # Two threads on one slot, one's call returning while the other changes
 # the slot (made certain by the module taking 300 ms to return).  The
 # library updates its record after the module answered; records carry a

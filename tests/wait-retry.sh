@@ -113,4 +113,22 @@ check "... and C_OpenSession is still tried again" \
 	test "$(grep -c 'C_OpenSession .*-> CKR_SESSION_COUNT' "$T/q3.log")" -ge 3
 check "... the link's target is untouched" test ! -s "$T/target"
 
+# A child forked while a thread of its parent is at the head of the queue
+# (holding the lock) must not keep the lock once the parent has ended:
+# else no waiter of the host would ask the module while the child lives.
+mkdir "$T/run3"
+(
+	p11l_hermetic
+	env LD_PRELOAD="$(p11l_preload)" P11LOGOUT_WAIT=30 FAKE_HOLD_MS=20000 \
+		XDG_RUNTIME_DIR="$T/run3" "$DRIVER" "$MOD" session-full-fork >"$T/fork.out" 2>"$T/fork.err"
+)
+child=$(sed -n 's/^child //p' "$T/fork.out")
+lock3=$(ls "$T/run3"/p11logout-wait-"$(id -u)"-* 2>/dev/null | head -n 1)
+check "the parent's child still runs" kill -0 "${child:-0}"
+check "a fork child does not keep its parent's head lock: the lock is free" \
+	flock -n "$lock3" true
+[ -n "$child" ] && kill "$child" 2>/dev/null
+check "control: a lock held on that file is seen" \
+	sh -c "flock -w 5 '$lock3' sleep 2 & sleep 0.3; ! flock -n '$lock3' true; r=\$?; wait; exit \$r"
+
 done_testing
