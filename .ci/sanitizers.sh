@@ -127,7 +127,7 @@ check tsan ci-build-tsan \
 	P11L_TIME_SLACK_MS=1500 \
 	-- -C tests check TESTS="robust-threads.sh robust-fork.sh robust-stuck.sh \
 		exit-release.sh signal-release.sh session-places.sh wait-retry.sh \
-		record-many.sh"
+		record-many.sh unit-sessions unit-record"
 
 # --- (c) valgrind memcheck --------------------------------------------------
 # robust-config.sh is left out: it runs ~250 processes for the parsing
