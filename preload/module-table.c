@@ -101,7 +101,6 @@ struct p11l_entry_set *p11l_set_at(unsigned set)
 	return &p11l_sets[set];
 }
 
-
 /* A further entry set for M, whose lists disagree about their functions,
  * or -1.  Called under p11l_lock. */
 int p11l_set_new(struct p11l_module *m)
@@ -115,7 +114,6 @@ int p11l_set_new(struct p11l_module *m)
 	m->sets[m->nsets++] = set;
 	return (int)set;
 }
-
 
 /* The entry set a release of M calls through: our entry points, so the
  * record follows the calls, of the list the program last logged in with. */
