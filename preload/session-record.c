@@ -72,10 +72,6 @@ static uint64_t scatter(CK_SESSION_HANDLE h)
 	return x ^ (x >> 29);
 }
 
-static struct p11l_session_stripe *stripe_of(struct p11l_module *m, uint64_t x)
-{
-	return &((union stripe_line *)m->stripes)[x >> (64 - STRIPE_BITS)].s;
-}
 
 int p11l_sessions_init(struct p11l_module *m)
 {
@@ -92,6 +88,21 @@ int p11l_sessions_init(struct p11l_module *m)
 static struct p11l_session_stripe *stripe_at(struct p11l_module *m, unsigned k)
 {
 	return &((union stripe_line *)m->stripes)[k].s;
+}
+
+static struct p11l_session_stripe *stripe_of(struct p11l_module *m, uint64_t x)
+{
+	return stripe_at(m, (unsigned)(x >> (64 - STRIPE_BITS)));
+}
+
+/* Field by field: clang at -O0 makes a copy of the whole struct a memcpy
+ * call, one more glibc symbol version in every process
+ * (tests/exports.sh). */
+static void copy_session(struct p11l_session *to, const struct p11l_session *from)
+{
+	to->handle = from->handle;
+	to->slot = from->slot;
+	to->stamp = from->stamp;
 }
 
 /* A stripe is held for a few dozen instructions, never across a call into
@@ -157,6 +168,18 @@ static struct index_entry *find_pos(const struct p11l_session_stripe *s,
 			return &s->index[i];
 }
 
+/* Every session entered in the index, which must be empty. */
+static void index_fill(struct p11l_session_stripe *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t x = (uint32_t)scatter(s->sessions[i].handle);
+		struct index_entry *e = find(s, s->sessions[i].handle, x);
+
+		e->pos1 = (uint32_t)i + 1;
+		e->hash = x;
+	}
+}
+
 /* The index made anew at SIZE entries from the sessions; 0 when out of
  * memory (the index stays as it was). */
 static int reindex(struct p11l_session_stripe *s, uint32_t size)
@@ -168,13 +191,7 @@ static int reindex(struct p11l_session_stripe *s, uint32_t size)
 	free(s->index);
 	s->index = t;
 	s->mask = size - 1;
-	for (size_t i = 0; i < s->n; i++) {
-		uint32_t x = (uint32_t)scatter(s->sessions[i].handle);
-		struct index_entry *e = find(s, s->sessions[i].handle, x);
-
-		e->pos1 = (uint32_t)i + 1;
-		e->hash = x;
-	}
+	index_fill(s);
 	return 1;
 }
 
@@ -236,9 +253,7 @@ static void take_last(struct p11l_session_stripe *s, size_t pos)
 		const struct p11l_session *l = &s->sessions[last];
 
 		find_pos(s, last, (uint32_t)scatter(l->handle))->pos1 = (uint32_t)pos + 1;
-		s->sessions[pos].handle = l->handle;
-		s->sessions[pos].slot = l->slot;
-		s->sessions[pos].stamp = l->stamp;
+		copy_session(&s->sessions[pos], l);
 	}
 }
 
@@ -365,8 +380,8 @@ static int matches(const struct p11l_session *e, enum match how,
 	return 0;
 }
 
-/* Removes what matches: the array compacted, then the index made anew
- * (in place of the old one when no memory is left for a new one). */
+/* Removes what matches: the array compacted, then the index emptied and
+ * filled again in place (it is no fuller than before). */
 static void remove_if(struct p11l_module *m, enum match how, CK_SLOT_ID slot,
 		      unsigned long before)
 {
@@ -382,24 +397,13 @@ static void remove_if(struct p11l_module *m, enum match how, CK_SLOT_ID slot,
 
 			if (matches(e, how, slot, before, forked_at))
 				continue;
-			s->sessions[kept].handle = e->handle;
-			s->sessions[kept].slot = e->slot;
-			s->sessions[kept].stamp = e->stamp;
-			kept++;
+			copy_session(&s->sessions[kept++], e);
 		}
 		if (kept != s->n) {
 			s->n = kept;
-			if (!reindex(s, s->mask + 1)) {
-				for (uint32_t i = 0; i <= s->mask; i++)
-					s->index[i].pos1 = 0;
-				for (size_t i = 0; i < s->n; i++) {
-					uint32_t x = (uint32_t)scatter(s->sessions[i].handle);
-					struct index_entry *e = find(s, s->sessions[i].handle, x);
-
-					e->pos1 = (uint32_t)i + 1;
-					e->hash = x;
-				}
-			}
+			for (uint32_t i = 0; i <= s->mask; i++)
+				s->index[i].pos1 = 0;
+			index_fill(s);
 			shrink_if_sparse(s);
 		}
 		stripe_unlock(s);
